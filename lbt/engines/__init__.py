@@ -1,0 +1,34 @@
+"""Engines by backend name, each wrapped in the request cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lbt.engines.base import Completion, GenerationRequest, derive_seed
+from lbt.engines.cache import Engine, RequestCache
+from lbt.engines.config import HFModel, ModelConfig, OpenAIModel, VLLMModel
+
+
+def make_backend(config: ModelConfig):
+    """The backend for one `models` entry; heavy libraries are imported only when used."""
+    if isinstance(config, HFModel):
+        from lbt.engines.hf import HFBackend
+
+        return HFBackend(config)
+    if isinstance(config, VLLMModel):
+        from lbt.engines.vllm import VLLMBackend
+
+        return VLLMBackend(config)
+    if isinstance(config, OpenAIModel):
+        from lbt.engines.openai import OpenAIBackend
+
+        return OpenAIBackend(config)
+    raise TypeError(f"No backend for {type(config).__name__}.")
+
+
+def make_engine(config: ModelConfig, cache_path: str | Path | None) -> Engine:
+    cache = RequestCache(cache_path) if cache_path else None
+    return Engine(make_backend(config), cache, config.name)
+
+
+__all__ = ["Completion", "Engine", "GenerationRequest", "RequestCache", "derive_seed", "make_engine"]

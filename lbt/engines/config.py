@@ -1,0 +1,53 @@
+"""The `models:` entries of params.yaml: one typed schema per backend, told apart by `backend`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Label of this model in every table (teacher/student column).")
+    chat: bool = Field(False, description="Prompt with the chat template / chat endpoint (instruct models).")
+
+
+class HFModel(_Model):
+    backend: Literal["hf"] = "hf"
+    path: str = Field(description="A local Hugging Face model folder (never a hub id).")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device: str = Field("cpu", description="torch device, e.g. cpu or cuda:0.")
+    batch_size: int = Field(64, ge=1, description="Sequences decoded together.")
+
+
+class VLLMModel(_Model):
+    backend: Literal["vllm"] = "vllm"
+    path: str = Field(description="A local model folder for vllm.LLM.")
+    dtype: str = Field("auto", description="vLLM dtype: auto, bfloat16, float16, float32.")
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    max_model_len: int | None = Field(None, ge=1)
+    enable_prefix_caching: bool = True
+
+
+class OpenAIModel(_Model):
+    backend: Literal["openai"] = "openai"
+    model: str = Field(description="Model (or Azure deployment) name sent to the server.")
+    base_urls: list[str] = Field(
+        default_factory=lambda: ["https://api.openai.com/v1"],
+        min_length=1,
+        description="One or more OpenAI-compatible base URLs (e.g. several `vllm serve` replicas).",
+    )
+    api_type: Literal["openai", "azure"] = "openai"
+    api_version: str | None = Field(None, description="Azure OpenAI api-version query parameter.")
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the API key (None: no key)."
+    )
+    max_concurrency: int = Field(32, ge=1, description="Requests in flight at once, over all base URLs.")
+    max_retries: int = Field(6, ge=0, description="Retries on 429, 5xx and timeouts, with backoff.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
+
+
+ModelConfig = Annotated[Union[HFModel, VLLMModel, OpenAIModel], Field(discriminator="backend")]

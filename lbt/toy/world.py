@@ -1,0 +1,148 @@
+"""The toy world: a synthetic task with the structure of the paper's.
+
+A problem applies a chain of made-up verbs to digits: `Q blip zork 3 7 5 R` means "blip 3 and
+7, then zork the result with 5". Each verb stands for one digit operation (add, mul, max...
+mod 10). A **family** is a verb chain; its **functional variants** are the same chain on other
+digits. A worked rationale names the operation it uses at each step:
+
+    blip : add 3 7 = 0 ; zork : mul 0 5 = 0 ; A 0
+
+so a student that reads it as an in-context example can follow the same procedure on a
+variant. The teacher's knowledge is flawed on purpose: for a fraction of "bad" verbs it uses
+a fixed wrong operation with probability `teacher_wrong_prob`. The student follows the
+operations of its example with probability `student_follow_prob` and otherwise uses the true
+ones (0 makes a control student that ignores its example).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from itertools import permutations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OPERATIONS = {
+    "add": lambda a, b: (a + b) % 10,
+    "sub": lambda a, b: (a - b) % 10,
+    "mul": lambda a, b: (a * b) % 10,
+    "max": max,
+    "min": min,
+    "dif": lambda a, b: abs(a - b),
+}
+VERB_NAMES = (
+    "blip zork frob quax daxo wug lorp snib tove gimp yerk mube vasp kril tazz pomp "
+    "nerf glim huzz jolt wibb fump sarn klee"
+).split()
+MARKERS = ["Q", "R", "A", ":", "=", ";", "|"]
+
+
+class ToyWorldConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_verbs: int = Field(16, ge=2, le=len(VERB_NAMES), description="Verbs (procedures) in the world.")
+    n_steps: int = Field(2, ge=1, le=4, description="Verbs chained in one problem.")
+    bad_verb_fraction: float = Field(0.34, ge=0, le=1, description="Share of verbs the teacher gets wrong.")
+    teacher_wrong_prob: float = Field(
+        0.6, ge=0, le=1, description="How often the teacher uses the wrong operation on a bad verb."
+    )
+    student_follow_prob: float = Field(
+        1.0, ge=0, le=1,
+        description="How often the student follows its example's operations (0: it ignores the example).",
+    )
+    n_tp: int = Field(150, ge=1, description="Teaching problems (one family each).")
+    n_ep: int = Field(3, ge=1, description="Exam problems (functional variants) per teaching problem.")
+    n_train_families: int = Field(60, ge=0, description="Families kept apart for training (M2, M3).")
+    seed: int = Field(0, description="Seed of the world: verbs' operations, bad verbs, problems.")
+
+
+@dataclass(frozen=True)
+class ToyProblem:
+    verbs: tuple[str, ...]
+    digits: tuple[int, ...]
+
+    @property
+    def family_id(self) -> str:
+        return "-".join(self.verbs)
+
+    @property
+    def question(self) -> str:
+        return " ".join(["Q", *self.verbs, *map(str, self.digits)])
+
+
+def parse_question(question: str) -> ToyProblem | None:
+    words = question.split()
+    if not words or words[0] != "Q":
+        return None
+    verbs = tuple(w for w in words[1:] if w in VERB_NAMES)
+    digits = tuple(int(w) for w in words[1:] if w.isdigit())
+    if len(digits) != len(verbs) + 1:
+        return None
+    return ToyProblem(verbs, digits)
+
+
+def worked_rationale(problem: ToyProblem, ops: tuple[str, ...]) -> str:
+    """The rationale that solves `problem` with the given operation at each step."""
+    value, steps = problem.digits[0], []
+    for verb, op, digit in zip(problem.verbs, ops, problem.digits[1:]):
+        result = OPERATIONS[op](value, digit)
+        steps.append(f"{verb} : {op} {value} {digit} = {result} ;")
+        value = result
+    return " ".join([*steps, "A", str(value)])
+
+
+class ToyWorld:
+    """Verbs, their true operations, the teacher's flaws, and problem generation."""
+
+    def __init__(self, config: ToyWorldConfig):
+        self.config = config
+        rng = random.Random(f"world-{config.seed}")
+        self.verbs = list(VERB_NAMES[: config.n_verbs])
+        ops = list(OPERATIONS)
+        self.true_op = {v: ops[i % len(ops)] for i, v in enumerate(rng.sample(self.verbs, len(self.verbs)))}
+        n_bad = round(config.bad_verb_fraction * len(self.verbs))
+        bad = rng.sample(self.verbs, n_bad)
+        self.wrong_op = {v: rng.choice([o for o in ops if o != self.true_op[v]]) for v in bad}
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return [*MARKERS, *map(str, range(10)), *OPERATIONS, *self.verbs]
+
+    def families(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """(evaluation families, training families): disjoint verb chains."""
+        n_steps, cfg = self.config.n_steps, self.config
+        chains = list(permutations(self.verbs, n_steps))
+        random.Random(f"families-{cfg.seed}").shuffle(chains)
+        if cfg.n_tp + cfg.n_train_families > len(chains):
+            raise ValueError(
+                f"toy.n_tp + toy.n_train_families = {cfg.n_tp + cfg.n_train_families} exceeds the "
+                f"{len(chains)} families of {len(self.verbs)} verbs in chains of {n_steps}: "
+                "raise toy.n_verbs or toy.n_steps, or lower those counts."
+            )
+        return chains[: cfg.n_tp], chains[cfg.n_tp : cfg.n_tp + cfg.n_train_families]
+
+    def random_problem(self, verbs: tuple[str, ...], rng: random.Random) -> ToyProblem:
+        return ToyProblem(verbs, tuple(rng.randrange(10) for _ in range(len(verbs) + 1)))
+
+    def variants(self, verbs: tuple[str, ...], n: int, rng: random.Random) -> list[ToyProblem]:
+        """`n + 1` problems of one family with distinct digits (the first is the TP)."""
+        seen: set[tuple[int, ...]] = set()
+        out: list[ToyProblem] = []
+        while len(out) < n + 1:
+            p = self.random_problem(verbs, rng)
+            if p.digits not in seen:
+                seen.add(p.digits)
+                out.append(p)
+        return out
+
+    def true_ops(self, problem: ToyProblem) -> tuple[str, ...]:
+        return tuple(self.true_op[v] for v in problem.verbs)
+
+    def answer(self, problem: ToyProblem) -> str:
+        return worked_rationale(problem, self.true_ops(problem)).split()[-1]
+
+    def teacher_op(self, verb: str, rng: random.Random) -> str:
+        """An operation drawn from the teacher's flawed belief about `verb`."""
+        if verb in self.wrong_op and rng.random() < self.config.teacher_wrong_prob:
+            return self.wrong_op[verb]
+        return self.true_op[verb]

@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lbt.config import ParamsError, load_params, parse_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _raw() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_committed_params_yaml_is_valid():
+    params = load_params(REPO / "params.yaml")
+    assert params.task == "toy"
+    assert params.teacher.backend == "hf"
+    assert params.rationales.num_rationales >= 1
+
+
+def test_unknown_key_is_named():
+    raw = _raw()
+    raw["rationales"]["num_rationale"] = 8
+    with pytest.raises(ParamsError, match=r"unknown key `rationales.num_rationale`"):
+        parse_params(raw)
+
+
+def test_wrong_type_names_key_and_value():
+    raw = _raw()
+    raw["rationales"]["num_rationales"] = "many"
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw)
+    message = str(err.value)
+    assert "`rationales.num_rationales`" in message and "'many'" in message
+    assert "\n" not in message
+
+
+def test_out_of_range_value_says_what_is_allowed():
+    raw = _raw()
+    raw["toy"]["world"]["teacher_wrong_prob"] = 1.5
+    with pytest.raises(ParamsError, match=r"`toy.world.teacher_wrong_prob`: Input should be less than or equal to 1"):
+        parse_params(raw)
+
+
+def test_bad_backend_and_backend_specific_keys():
+    raw = _raw()
+    raw["teacher"]["backend"] = "tgi"
+    with pytest.raises(ParamsError, match="`teacher`"):
+        parse_params(raw)
+    raw = _raw()
+    raw["students"][0]["tensor_parallel_size"] = 2  # a vllm key on an hf model
+    with pytest.raises(ParamsError, match=r"unknown key `students.0.tensor_parallel_size`"):
+        parse_params(raw)
+
+
+def test_openai_model_parses():
+    raw = _raw()
+    raw["students"].append({"name": "gpt", "backend": "openai", "model": "gpt-4o-mini",
+                            "base_urls": ["http://a/v1", "http://b/v1"]})
+    params = parse_params(raw)
+    assert params.students[1].base_urls == ["http://a/v1", "http://b/v1"]
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("task: [toy\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(tmp_path / "params.yaml")

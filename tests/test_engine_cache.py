@@ -1,0 +1,96 @@
+"""The hf backend and the request cache, on a real tiny model trained in the session."""
+
+import pytest
+
+from lbt.engines import Engine, GenerationRequest, RequestCache, make_engine
+from lbt.engines.config import HFModel
+from lbt.engines.hf import HFBackend
+
+
+def _request(question: str, n: int, seed: int = 1, temperature: float = 1.0) -> GenerationRequest:
+    return GenerationRequest(prompt=f"{question} R", n=n, temperature=temperature, max_tokens=20, seed=seed)
+
+
+QUESTIONS = ["Q blip zork 3 7 5", "Q frob blip 1 2 3", "Q zork zork 9 0 4", "Q quax daxo 4 4 1"]
+
+
+def test_same_seed_same_text_whatever_the_batch(tiny_student):
+    backend = HFBackend(HFModel(name="s", path=str(tiny_student), batch_size=64))
+    alone = [backend.generate_samples([s])[0].text for s in _request(QUESTIONS[0], 4).samples()]
+    mixed_samples = [s for q in QUESTIONS for s in _request(q, 4).samples()]
+    mixed = backend.generate_samples(mixed_samples[::-1])[::-1]  # other order, other neighbours
+    assert [c.text for c in mixed[:4]] == alone
+    assert len(set(alone)) > 1, "sampling at temperature 1 should vary between samples"
+
+
+def test_greedy_ignores_seed_and_stops_at_eos(tiny_student):
+    backend = HFBackend(HFModel(name="s", path=str(tiny_student)))
+    a = backend.generate_samples(_request(QUESTIONS[1], 1, seed=1, temperature=0).samples())
+    b = backend.generate_samples(_request(QUESTIONS[1], 1, seed=2, temperature=0).samples())
+    assert a == b
+    assert a[0].n_tokens <= 20 and a[0].finish_reason in {"stop", "length"}
+
+
+def test_top_k_one_is_greedy(tiny_student):
+    backend = HFBackend(HFModel(name="s", path=str(tiny_student)))
+    greedy = backend.generate_samples(_request(QUESTIONS[2], 1, temperature=0).samples())[0].text
+    req = GenerationRequest(prompt=f"{QUESTIONS[2]} R", n=3, temperature=1.0, top_k=1, max_tokens=20)
+    assert {c.text for c in backend.generate_samples(req.samples())} == {greedy}
+
+
+def test_cache_reuses_and_extends(tiny_student, tmp_path):
+    db = tmp_path / "cache.sqlite"
+    config = HFModel(name="s", path=str(tiny_student))
+    engine = make_engine(config, db)
+    first = engine.generate([_request(q, 8) for q in QUESTIONS])
+    assert engine.stats.generated == 32
+
+    again = make_engine(config, db)  # a new process would see the same file
+    assert again.generate([_request(q, 8) for q in QUESTIONS]) == first
+    assert again.stats.generated == 0 and again.stats.cached == 32
+
+    more = make_engine(config, db)
+    out = more.generate([_request(q, 16) for q in QUESTIONS])
+    assert more.stats.generated == 32  # only samples 8..15 of each request
+    assert [o[:8] for o in out] == first
+
+
+class _Crashing:
+    """Wraps a real backend and dies after `survive` chunks, like a killed stage."""
+
+    def __init__(self, backend, survive: int):
+        self.backend, self.survive, self.calls = backend, survive, 0
+
+    @property
+    def identity(self):
+        return self.backend.identity
+
+    def generate_samples(self, samples):
+        self.calls += 1
+        if self.calls > self.survive:
+            raise KeyboardInterrupt("killed")
+        return self.backend.generate_samples(samples)
+
+
+def test_killed_run_resumes_where_it_stopped(tiny_student, tmp_path):
+    backend = HFBackend(HFModel(name="s", path=str(tiny_student)))
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    requests = [_request(q, 8) for q in QUESTIONS]
+    with pytest.raises(KeyboardInterrupt):
+        Engine(_Crashing(backend, survive=2), cache, "s", chunk_size=5).generate(requests)
+    assert cache.count() == 10
+    resumed = Engine(backend, cache, "s", chunk_size=5)
+    resumed.generate(requests)
+    assert resumed.stats.generated == 22
+
+
+def test_missing_model_folder_is_one_sentence(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Model folder .*nowhere does not exist"):
+        HFBackend(HFModel(name="s", path=str(tmp_path / "nowhere")))
+
+
+def test_request_needs_one_of_prompt_or_messages():
+    with pytest.raises(ValueError, match="exactly one"):
+        GenerationRequest()
+    with pytest.raises(ValueError, match="exactly one"):
+        GenerationRequest(prompt="x", messages=(("user", "x"),))
