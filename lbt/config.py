@@ -13,8 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lbt.engines.config import HFModel, ModelConfig
-from lbt.toy.train import ToyTrainConfig
-from lbt.toy.world import ToyWorldConfig
+from lbt.toy.config import ToyTrainConfig, ToyWorldConfig
 
 SELECTION_METHODS = ("greedy", "sc", "m1_max", "m1_sum", "m1_avg")
 

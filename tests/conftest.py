@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lbt.toy.train import ToyTrainConfig, train_toy_model
-from lbt.toy.world import ToyWorld, ToyWorldConfig
+from lbt.toy.config import ToyTrainConfig, ToyWorldConfig
+from lbt.toy.train import train_toy_model
+from lbt.toy.world import ToyWorld
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"

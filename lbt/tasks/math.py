@@ -53,7 +53,7 @@ DATA_FILES: dict[str, tuple[str, str]] = {
     ),
     MATH_FILE: (
         "6ae93d20270f23a8a9cd13aace256cdc066082226ab31e0d4fe3a0350c30351f",
-        "the MATH test set (Hendrycks et al., MIT) as one JSON object per line, e.g. "
+        "the MATH test set (Hendrycks et al., MIT) as one JSON object per line, as in "
         "brando90/snap-cluster-setup @92976bd data/MATH/test/",
     ),
     SNAPSHOT_FILES["Oct-2023"]: (
@@ -163,7 +163,10 @@ _DEFAULT_STUBS = [
         ),
     ),
     MathStubDemo(
-        question="If $\\det \\mathbf{A} = 2$ and $\\det \\mathbf{B} = 12,$ then find $\\det (\\mathbf{A} \\mathbf{B}).$",
+        question=(
+            "If $\\det \\mathbf{A} = 2$ and $\\det \\mathbf{B} = 12,$ then find "
+            "$\\det (\\mathbf{A} \\mathbf{B}).$"
+        ),
         rationale=(
             "The determinant of a product is the product of the determinants: "
             "$\\det(\\mathbf{A}\\mathbf{B}) = 2 \\cdot 12 = \\boxed{24}$."

@@ -1,20 +1,28 @@
 """Reading, normalising, grading and grouping answers to MATH-style problems.
 
-Pure functions over strings (no file IO). Three layers, cheapest first:
+Pure functions over strings (no file IO). A verdict `is_equivalent(gold, pred)` is reached by
+three layers, cheapest first:
 
 1. `normalize_answer`: a Hendrycks-style string normalisation (the classic MATH grading).
-   Two answers whose normalised strings are equal are equivalent; nothing else is asked.
-2. Plain numbers (`12`, `-0.5`, `\\frac{3}{4}`, `7/2`) are compared by value in Python, with
-   math-verify's rule: exactly, or rounded to 6 decimals when one side is a decimal.
-3. Everything else goes to math-verify (`parse` on `$answer$`, then `verify(gold, pred)`,
-   gold first). math-verify runs in worker processes (`python -m lbt.tasks.math_answers
-   --worker`) with its own signal-based timeouts switched off: the parent bounds every item
-   with a deadline and kills a worker that overruns, so grading is safe in threads and Jupyter
-   kernels. An item that times out, or that math-verify cannot read, keeps the verdict of
-   layers 1-2 (not equivalent): the classic normalisation is the fallback.
+   Equal normal forms mean equivalent answers; nothing else is asked.
+2. Plain numbers (`12`, `-0.5`, `\\frac{3}{4}`, `7/2`) are compared by value in Python with
+   math-verify's rule: exactly, or rounded to 6 decimals when one side is a decimal. Numerals
+   with a base subscript (`1011_2`) are compared as strings (math-verify reads `10_5` as 10).
+3. Everything else goes to math-verify: `parse` of `$answer$`, then `verify(gold, pred)`, gold
+   first (it is not symmetric). Before calling `verify`, the worker describes each parsed
+   answer (its kind and numeric value, see `Description`) and answers "no" at once for pairs
+   that cannot match, e.g. two constants of different values.
 
-Verdicts are memoised per (gold, pred) pair and answer descriptions per string, so the batched
-entry points (`grade_many`, `group_answers`) pay for each distinct pair or string once.
+math-verify runs in worker processes (`python -m lbt.tasks.math_answers --worker`) with its
+signal-based timeouts switched off (`parsing_timeout=None`, `timeout_seconds=None`): the
+parent gives every item a deadline (`configure_verifier`) and kills and replaces a worker that
+overruns it. Grading is therefore safe in threads and Jupyter kernels. An item that times out,
+or that math-verify cannot read, keeps the verdict of layers 1-2, i.e. not equivalent: the
+classic normalisation is the fallback.
+
+Verdicts are memoised per (gold, pred) pair, descriptions per answer and parses inside the
+workers, so the batched entry points (`grade_many`, `group_answers`) pay once per distinct pair
+or answer.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import selectors
 import subprocess
 import sys
 import threading
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
@@ -314,11 +323,14 @@ def _float_key(value: float) -> str:
 
 # An answer's description, computed from its math-verify parse:
 #   const (key: its value), expr (key: symbol names and values at two fixed points),
-#   text (a symbol or product of symbols: a word), relation, collection (sets, tuples,
-#   intervals, matrices), pct (a percentage), other (parsed, none of the above),
-#   unparsed (math-verify read no expression).
+#   text (a symbol or product of symbols: a word), relation (key: eq or ineq; an assignment
+#   `name = value` is described by its value instead), collection (sets, tuples, intervals,
+#   matrices; key: size and sorted element values), other (parsed, none of the above),
+#   unparsed (math-verify read no expression). Plain numbers are described without parsing,
+#   percentages by their number (`50\%` as 50, the classic rule).
 Description = tuple[str, str | None]
 
+_WORKER_CACHE_LIMIT = 200_000
 _SUBSTITUTION_POINTS = ((0.5377, 0.1), (1.3131, 0.07))  # (value of the first symbol, step)
 
 
@@ -355,13 +367,20 @@ class _WorkerState:
         if answer not in self._parses:
             from math_verify import parse
 
+            if len(self._parses) > _WORKER_CACHE_LIMIT:
+                self._parses.clear()
+                self._descriptions.clear()
+
             self._parses[answer] = parse(f"${answer}$", parsing_timeout=None)
         return self._parses[answer]
 
     def describe(self, answer: str) -> Description:
         if answer not in self._descriptions:
+            number = plain_number(normalize_answer(answer))
             try:
-                self._descriptions[answer] = _describe_parse(answer, self.parsed(answer))
+                self._descriptions[answer] = (
+                    ("const", _number_key(number.value)) if number else _describe_parse(answer, self.parsed(answer))
+                )
             except Exception:
                 self._descriptions[answer] = ("other", None)
         return self._descriptions[answer]
@@ -370,7 +389,8 @@ class _WorkerState:
         from math_verify import verify
 
         try:
-            if _surely_different(self.describe(gold), self.describe(pred)):
+            percent = "%" in gold or "%" in pred  # math-verify's own percentage rules decide
+            if not percent and not _could_be_equal(self.describe(gold), self.describe(pred)):
                 return False
             return bool(verify(self.parsed(gold), self.parsed(pred), timeout_seconds=None))
         except Exception:
@@ -384,15 +404,58 @@ def _describe_parse(answer: str, parsed: list[Any]) -> Description:
     expression = next((p for p in parsed if not isinstance(p, str)), None)
     if expression is None:
         return ("unparsed", None)
-    if "%" in answer:
-        return ("pct", None)
+    if isinstance(expression, sympy.Eq) and isinstance(expression.lhs, sympy.Symbol):
+        expression = expression.rhs  # an assignment `name = value` stands for its value
     if isinstance(expression, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)):
-        return ("relation", None)
+        return ("relation", "eq" if isinstance(expression, sympy.Eq) else "ineq")
     if isinstance(expression, (sympy.Set, sympy.Tuple, MatrixBase, list, tuple)):
-        return ("collection", None)
+        return ("collection", _collection_key(expression))
     if isinstance(expression, sympy.Expr):
         return _describe_expression(expression)
     return ("other", None)
+
+
+def _collection_key(collection: Any) -> str | None:
+    """`size:v1|v2|...` (element values, sorted) for a finite set, tuple, matrix or interval
+    (size 2: its endpoints), `u:...` for a union (its pieces' endpoints and elements); just the
+    size when an element has no numeric value; None for other sets."""
+    import sympy
+
+    elements = _collection_elements(collection)
+    if elements is None:
+        return None
+    size = "u" if isinstance(collection, sympy.Union) else str(len(elements))
+    values = [_element_value(element) for element in elements]
+    if any(value is None for value in values):
+        return size
+    ordered = sorted(values, key=lambda v: (v.real, v.imag))  # type: ignore[union-attr]
+    return f"{size}:" + "|".join(_complex_key(v) for v in ordered)  # type: ignore[arg-type]
+
+
+def _collection_elements(collection: Any) -> list[Any] | None:
+    import sympy
+    from sympy.matrices import MatrixBase
+
+    if isinstance(collection, (sympy.FiniteSet, sympy.Tuple, list, tuple)):
+        return list(collection)
+    if isinstance(collection, MatrixBase):
+        return list(collection)
+    if isinstance(collection, sympy.Interval):
+        return [collection.start, collection.end]  # `(1,2)` is read as an open interval
+    if isinstance(collection, sympy.Union):
+        pieces = [_collection_elements(piece) for piece in collection.args]
+        return None if any(p is None for p in pieces) else [e for p in pieces for e in p]  # type: ignore[union-attr]
+    return None
+
+
+def _element_value(element: Any) -> complex | None:
+    import sympy
+
+    if element in (sympy.oo, -sympy.oo):
+        return complex(float(element), 0.0)
+    if not isinstance(element, sympy.Expr) or element.free_symbols:
+        return None
+    return _value_at(element, [], _SUBSTITUTION_POINTS[0])
 
 
 def _describe_expression(expression: Any) -> Description:
@@ -425,19 +488,27 @@ def _close(a: complex, b: complex) -> bool:
 
 
 def _complex_key(value: complex) -> str:
+    if math.isinf(value.real) and value.imag == 0:
+        return "inf" if value.real > 0 else "-inf"
     if abs(value.imag) <= 1e-12 * max(1.0, abs(value.real)):
         return _float_key(value.real)
     return _float_key(value.real) + "+" + _float_key(value.imag) + "j"
 
 
-def _surely_different(gold: Description, pred: Description) -> bool:
-    """Pairs whose descriptions alone show math-verify would say no (a fast negative)."""
+def _could_be_equal(gold: Description, pred: Description) -> bool:
+    """False when the descriptions alone show that math-verify would say no (a fast negative).
+
+    Two constants must agree within math-verify's tolerance (6 decimals); an equation or
+    inequality may match anything (math-verify reads `x - y = 0` as 0 against a non-equation
+    gold); other kinds as in `_may_match`."""
     if gold[0] == pred[0] == "const":
         a, b = _key_value(gold[1]), _key_value(pred[1])
-        return a is not None and b is not None and abs(a - b) > max(2e-6, 1e-9 * max(abs(a), abs(b)))
-    if gold[0] == pred[0] == "expr":
-        return gold[1] != pred[1] and _symbol_names(gold[1]) == _symbol_names(pred[1]) and not _keys_close(gold[1], pred[1])
-    return False
+        return a is None or b is None or abs(a - b) <= max(2e-6, 1e-9 * max(abs(a), abs(b)))
+    if gold[0] == pred[0] == "unparsed":
+        return True  # math-verify compares the strings it extracted
+    if "relation" in (gold[0], pred[0]) and "unparsed" not in (gold[0], pred[0]):
+        return True
+    return _may_match(gold, pred)
 
 
 def _key_value(key: str | None) -> complex | None:
@@ -451,33 +522,57 @@ def _symbol_names(key: str | None) -> str:
 
 
 def _keys_close(a: str | None, b: str | None) -> bool:
-    values_a = [_key_value(v) for v in (a or "").split(":", 1)[-1].split("|")]
-    values_b = [_key_value(v) for v in (b or "").split(":", 1)[-1].split("|")]
-    return all(
-        x is not None and y is not None and abs(x - y) <= max(2e-6, 1e-9 * max(abs(x), abs(y)))
-        for x, y in zip(values_a, values_b)
-    )
+    """Whether two value lists (`...:v1|v2`) agree within math-verify's tolerance."""
+    texts_a = (a or "").split(":", 1)[-1].split("|")
+    texts_b = (b or "").split(":", 1)[-1].split("|")
+    return len(texts_a) == len(texts_b) and all(_values_close(x, y) for x, y in zip(texts_a, texts_b))
 
 
-# Pairs of description kinds that math-verify could judge equal (besides const-const by key).
-_MAY_MATCH = {
-    frozenset(pair)
-    for pair in [
-        ("expr", "expr"), ("expr", "text"), ("text", "text"), ("collection", "collection"),
-        ("collection", "const"), ("pct", "pct"), ("pct", "const"),
-    ]
-}
+def _values_close(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    x, y = _key_value(a), _key_value(b)
+    return x is not None and y is not None and abs(x - y) <= max(2e-6, 1e-9 * max(abs(x), abs(y)))
 
 
 def _may_match(a: Description, b: Description) -> bool:
+    """Whether answers of these descriptions could be judged equal both ways by math-verify
+    (symmetric; constants are never matched with each other here: their values decide).
+
+    Only: expressions taking the same values at two points; words with words or expressions;
+    equations with equations, inequalities with inequalities or with intervals and unions (an
+    interval may be written as an inequality); a constant with a one-element set or tuple of
+    its value; collections of equal size whose element values (sorted) agree; anything with
+    an answer of kind `other`."""
     kinds = {a[0], b[0]}
     if "unparsed" in kinds:
         return False
-    if kinds & {"relation", "other"}:
+    if "other" in kinds:
         return True
     if a[0] == b[0] == "expr":
         return _symbol_names(a[1]) == _symbol_names(b[1]) and _keys_close(a[1], b[1])
-    return frozenset(kinds) in _MAY_MATCH
+    if kinds <= {"expr", "text"}:
+        return True
+    if kinds == {"relation"}:
+        return a[1] == b[1]
+    if kinds == {"relation", "collection"}:
+        relation, collection = (a, b) if a[0] == "relation" else (b, a)
+        return relation[1] == "ineq" and (collection[1] is None or collection[1].split(":", 1)[0] in ("2", "u"))
+    if kinds == {"const", "collection"}:
+        collection, constant = (a, b) if a[0] == "collection" else (b, a)
+        return _collections_may_match(collection[1], "1:" + str(constant[1]))
+    if kinds == {"collection"}:
+        return _collections_may_match(a[1], b[1])
+    return False
+
+
+def _collections_may_match(a: str | None, b: str | None) -> bool:
+    """Unknown collections may match anything; else equal sizes and, when known, close values."""
+    if a is None or b is None:
+        return True
+    if a.split(":", 1)[0] != b.split(":", 1)[0]:
+        return False
+    return ":" not in a or ":" not in b or _keys_close(a, b)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,10 +584,14 @@ WORKER_START_TIMEOUT_S = 120.0
 _CHUNK = 64
 
 
-class _Worker:
-    """One `python -m lbt.tasks.math_answers --worker` child and its stdout buffer."""
+WORKER_COMMAND = (sys.executable, "-m", "lbt.tasks.math_answers", "--worker")
 
-    def __init__(self) -> None:
+
+class _Worker:
+    """One worker child process (`WORKER_COMMAND`) and its stdout buffer."""
+
+    def __init__(self, command: Sequence[str] = WORKER_COMMAND) -> None:
+        self.command = list(command)
         self.process: subprocess.Popen[bytes] | None = None
         self._buffer = b""
 
@@ -501,7 +600,7 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lbt.tasks.math_answers", "--worker"],
+            self.command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -554,32 +653,49 @@ class _Worker:
 class _VerifierPool:
     """Workers that run math-verify items with a deadline each; one caller at a time."""
 
-    def __init__(self, n_workers: int, timeout_s: float) -> None:
+    def __init__(self, n_workers: int, timeout_s: float, command: Sequence[str] = WORKER_COMMAND) -> None:
         self.n_workers = n_workers
         self.timeout_s = timeout_s
+        self.command = list(command)
         self.timeouts = 0
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
 
     def run(self, op: str, items: Sequence[Any], on_timeout: Any) -> list[Any]:
-        """The worker's reply for every item, in order (`on_timeout` where one overran)."""
+        """The worker's reply for every item, in order (`on_timeout` where one overran).
+
+        Items are routed by the answer they parse (the pred of a pair), so each worker's parse
+        cache sees each answer once."""
         if not items:
             return []
         with self._lock:
-            chunks = [list(range(i, min(i + _CHUNK, len(items)))) for i in range(0, len(items), _CHUNK)]
+            routed: list[list[int]] = [[] for _ in range(self.n_workers)]
+            for index, item in enumerate(items):
+                routed[_route(item, self.n_workers)].append(index)
             results: list[Any] = [on_timeout] * len(items)
-            shares = [chunks[w :: self.n_workers] for w in range(min(self.n_workers, len(chunks)))]
-            threads = [
-                threading.Thread(target=self._run_share, args=(w, op, items, share, results, on_timeout))
-                for w, share in enumerate(shares)
-            ]
+            errors: list[BaseException] = []
+
+            def work(w: int, indices: list[int]) -> None:
+                try:
+                    chunks = [indices[i : i + _CHUNK] for i in range(0, len(indices), _CHUNK)]
+                    self._run_share(w, op, items, chunks, results, on_timeout)
+                except BaseException as error:  # re-raised in the caller's thread below
+                    errors.append(error)
+
+            shares = [(w, indices) for w, indices in enumerate(routed) if indices]
+            threads = [threading.Thread(target=work, args=share) for share in shares[1:]]
             for thread in threads:
                 thread.start()
+            work(*shares[0])
             for thread in threads:
                 thread.join()
+            if errors:
+                raise errors[0]
             return results
 
-    def _run_share(self, w: int, op: str, items: Sequence[Any], share: list[list[int]], results: list[Any], on_timeout: Any) -> None:
+    def _run_share(
+        self, w: int, op: str, items: Sequence[Any], share: list[list[int]], results: list[Any], on_timeout: Any
+    ) -> None:
         worker = self._worker(w)
         for chunk in share:
             pending = list(chunk)
@@ -602,7 +718,7 @@ class _VerifierPool:
 
     def _worker(self, w: int) -> _Worker:
         while len(self._workers) <= w:
-            self._workers.append(_Worker())
+            self._workers.append(_Worker(self.command))
         return self._workers[w]
 
     def close(self) -> None:
@@ -610,6 +726,11 @@ class _VerifierPool:
             for worker in self._workers:
                 worker.stop()
             self._workers = []
+
+
+def _route(item: Any, n_workers: int) -> int:
+    answer = item[1] if isinstance(item, (tuple, list)) else item
+    return zlib.crc32(answer.encode()) % n_workers
 
 
 _POOL: _VerifierPool | None = None
@@ -645,6 +766,12 @@ def configure_verifier(n_workers: int | None = None, timeout_s: float | None = N
             pool.n_workers = max(1, n_workers)
         if timeout_s is not None:
             pool.timeout_s = timeout_s
+
+
+def verifier_stats() -> dict[str, Any]:
+    """Worker processes configured, per-item deadline, and items that overran it so far."""
+    pool = _pool()
+    return {"workers": pool.n_workers, "timeout_s": pool.timeout_s, "timeouts": pool.timeouts}
 
 
 def shutdown_verifier() -> None:
@@ -692,31 +819,47 @@ def grade_many(golds: Sequence[str], preds: Sequence[str | None]) -> list[bool]:
     if len(golds) != len(preds):
         raise ValueError(f"grade_many needs as many golds as preds, got {len(golds)} and {len(preds)}.")
     pairs = [(g.strip(), p.strip()) if p is not None and p.strip() else None for g, p in zip(golds, preds)]
-    unknown = {pair for pair in pairs if pair is not None and pair not in _VERDICTS}
-    _decide(sorted(unknown))
-    return [False if pair is None else _VERDICTS[pair] for pair in pairs]
+    verdicts = _verdicts({pair for pair in pairs if pair is not None})
+    return [False if pair is None else verdicts[pair] for pair in pairs]
 
 
-def _decide(pairs: list[tuple[str, str]]) -> None:
-    if len(_VERDICTS) + len(pairs) > _CACHE_LIMIT:
+def _verdicts(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+    """The verdict of every (gold, pred) pair: memoised ones, then quick ones, then math-verify."""
+    if len(_VERDICTS) > _CACHE_LIMIT:
         _VERDICTS.clear()
+    verdicts = {pair: _VERDICTS[pair] for pair in pairs if pair in _VERDICTS}
     undecided = []
-    for gold, pred in pairs:
-        verdict = _quick_verdict(gold, pred)
+    for pair in sorted(pairs - verdicts.keys()):
+        verdict = _quick_verdict(*pair)
         if verdict is None:
-            undecided.append((gold, pred))
+            undecided.append(pair)
         else:
-            _VERDICTS[(gold, pred)] = verdict
+            verdicts[pair] = verdict
     replies = _pool().run("verify", undecided, on_timeout=False)
-    for pair, reply in zip(undecided, replies):
-        _VERDICTS[pair] = bool(reply)
+    verdicts.update((pair, bool(reply)) for pair, reply in zip(undecided, replies))
+    _VERDICTS.update(verdicts)
+    return verdicts
+
+
+_BASE_NUMERAL = re.compile(r"(\w+)_\{?(\d+)\}?")
+
+
+def _base_numeral_key(normalised: str) -> str:
+    """`1011_{2}` and `1011_2` → `1011_2`; anything else unchanged."""
+    match = _BASE_NUMERAL.fullmatch(normalised)
+    return f"{match.group(1)}_{match.group(2)}" if match else normalised
 
 
 def _quick_verdict(gold: str, pred: str) -> bool | None:
-    """Layers 1-2: True when the normal forms match, a plain-number verdict, or None (ask math-verify)."""
+    """Layers 1-2: True when the normal forms match, a plain-number verdict, or None (ask math-verify).
+
+    Numerals with a base subscript (`1011_2`) are compared as strings: math-verify reads
+    `10_5` as 10."""
     gold_norm, pred_norm = normalized(gold), normalized(pred)
     if gold_norm == pred_norm:
         return True
+    if _BASE_NUMERAL.fullmatch(gold_norm) or _BASE_NUMERAL.fullmatch(pred_norm):
+        return _base_numeral_key(gold_norm) == _base_numeral_key(pred_norm)
     if "%" in gold or "%" in pred:
         return None
     gold_number, pred_number = plain_number(gold_norm), plain_number(pred_norm)
@@ -743,16 +886,17 @@ def group_answers(
     """A class label per answer: answers judged equivalent share a label; None stays None.
 
     mode "exact": the label is the stripped answer (the paper's grouping).
-    mode "equivalence": answers are first grouped by normal form (`normalize_answer`), plain
-    numbers and constant expressions by value (10 significant digits, so `\\frac12`, `0.5`
-    and `\\dfrac{1}{2}` share a class). Then classes are merged by math-verify with leader
-    clustering, which makes the partition well defined although math-verify's verdicts are
-    neither symmetric nor transitive: classes are visited by decreasing size (ties by normal
-    form); each joins the first earlier leader that math-verify judges it equal to
-    (`verify(leader, class)`), else it becomes a leader. Members are thus equal to their leader,
-    never chained through a third answer. Pairs whose parsed kinds cannot match (e.g. two
-    different constants) are not sent to math-verify. The label of a group is its most frequent
-    stripped answer (ties: shortest, then alphabetical), so it does not depend on input order.
+    mode "equivalence": answers are first put in classes by normal form (`normalize_answer`);
+    plain numbers and constant expressions by value (10 significant digits), so `\\frac12`,
+    `0.5` and `\\dfrac{1}{2}` share a class. Then classes are merged by math-verify. Its
+    verdicts are neither symmetric nor transitive, so: two classes count as equal only when
+    math-verify says yes both ways (gold = one, pred = the other, and back), and merging is
+    leader clustering, not transitive closure: classes are visited by decreasing size (ties by
+    key); each joins the first earlier leader equal to it, else leads a new group. Members are
+    equal to their leader, never chained through a third answer. Classes whose parsed kinds
+    cannot match (two different constants, a number and a tuple...) are never compared, which
+    keeps grouping fast. A group's label is its most frequent stripped answer (ties: shortest,
+    then alphabetical), so labels do not depend on input order.
 
     `scopes` (optional, one hashable per answer) groups each scope on its own, e.g. one scope
     per teaching problem when labelling a whole table at once.
@@ -769,10 +913,16 @@ def group_answers(
     for answer, scope in zip(stripped, scope_of):
         if answer is not None:
             by_scope[scope][answer] += 1
+    if len(_DESCRIPTIONS) > _CACHE_LIMIT:
+        _DESCRIPTIONS.clear()
     _describe_all({a for counts in by_scope.values() for a in counts})
     ordered_by_scope = {scope: _ordered_classes(counts) for scope, counts in by_scope.items()}
-    _verify_compatible_pairs(ordered_by_scope.values())
-    label_of = {scope: _labels(_leader_clustering(ordered)) for scope, ordered in ordered_by_scope.items()}
+    pairs_by_scope = {scope: _candidate_pairs(ordered) for scope, ordered in ordered_by_scope.items()}
+    verdicts = _verify_both_ways((ordered_by_scope[scope], pairs_by_scope[scope]) for scope in ordered_by_scope)
+    label_of = {
+        scope: _labels(_leader_clustering(ordered, pairs_by_scope[scope], verdicts))
+        for scope, ordered in ordered_by_scope.items()
+    }
     return [None if a is None else label_of[s][a] for a, s in zip(stripped, scope_of)]
 
 
@@ -821,53 +971,80 @@ def _classes_by_key(counts: Counter[str]) -> dict[str, _AnswerClass]:
 def _class_key(answer: str) -> tuple[str, Description]:
     """Answers with the same key are equivalent without asking math-verify."""
     norm = normalized(answer)
-    number = plain_number(norm) if "%" not in answer else None
+    number = plain_number(norm)
     if number is not None:
         key = _number_key(number.value)
         return "=" + key, ("const", key)
+    if _BASE_NUMERAL.fullmatch(norm):
+        return "~" + _base_numeral_key(norm), ("unparsed", None)
     description = _DESCRIPTIONS.get(answer, ("other", None))
     if description[0] == "const":
         return "=" + str(description[1]), description
     return "~" + norm, description
 
 
-def _verify_compatible_pairs(scopes: Iterable[list[_AnswerClass]]) -> None:
-    """Decide, in one batch, every (earlier, later) class pair that leader clustering may ask."""
-    golds: list[str] = []
-    preds: list[str] = []
-    for ordered in scopes:
-        for i, earlier in enumerate(ordered):
-            for later in ordered[i + 1 :]:
-                if _may_match(earlier.description, later.description):
-                    golds.append(earlier.representative)
-                    preds.append(later.representative)
-    grade_many(golds, preds)
+def _candidate_pairs(ordered: list[_AnswerClass]) -> list[tuple[int, int]]:
+    """(i, j), i < j, of the classes that `_may_match`; constants only meet size-1 collections
+    and `other`, so the many constant classes cost nothing."""
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for index, answer_class in enumerate(ordered):
+        by_kind[answer_class.description[0]].append(index)
+    pairs = []
+    for index, answer_class in enumerate(ordered):
+        kind = answer_class.description[0]
+        partners = by_kind["other"] if kind == "const" else [i for k, v in by_kind.items() if k != "const" for i in v]
+        if kind in ("collection", "other"):
+            partners = partners + by_kind["const"]
+        for other in partners:
+            if other != index and _may_match(answer_class.description, ordered[other].description):
+                pairs.append((min(index, other), max(index, other)))
+    return sorted(set(pairs))
 
 
-def _leader_clustering(ordered: list[_AnswerClass]) -> list[list[_AnswerClass]]:
-    """Each class joins the first earlier leader judged equal to it, else leads a new group."""
-    groups: list[list[_AnswerClass]] = []
-    for answer_class in ordered:
+def _verify_both_ways(
+    scopes: Iterable[tuple[list[_AnswerClass], list[tuple[int, int]]]],
+) -> dict[tuple[str, str], bool]:
+    """Decide, in one batch, both directions of every candidate pair of every scope."""
+    pairs: set[tuple[str, str]] = set()
+    for ordered, candidates in scopes:
+        for i, j in candidates:
+            first, second = ordered[i].representative, ordered[j].representative
+            pairs |= {(first, second), (second, first)}
+    return _verdicts(pairs)
+
+
+def _leader_clustering(
+    ordered: list[_AnswerClass], pairs: list[tuple[int, int]], verdicts: dict[tuple[str, str], bool]
+) -> list[list[_AnswerClass]]:
+    """Each class joins the first earlier leader equal to it both ways, else leads a new group."""
+    earlier_candidates: dict[int, list[int]] = defaultdict(list)
+    for i, j in pairs:
+        earlier_candidates[j].append(i)
+    leader_of: dict[int, int] = {}
+    groups: dict[int, list[_AnswerClass]] = {}
+    for j, answer_class in enumerate(ordered):
         home = next(
             (
-                group
-                for group in groups
-                if _may_match(group[0].description, answer_class.description)
-                and is_equivalent(group[0].representative, answer_class.representative)
+                i
+                for i in sorted(earlier_candidates[j])
+                if leader_of[i] == i and _equal_both_ways(ordered[i], answer_class, verdicts)
             ),
-            None,
+            j,
         )
-        if home is None:
-            groups.append([answer_class])
-        else:
-            home.append(answer_class)
-    return groups
+        leader_of[j] = home
+        groups.setdefault(home, []).append(answer_class)
+    return list(groups.values())
+
+
+def _equal_both_ways(first: _AnswerClass, second: _AnswerClass, verdicts: dict[tuple[str, str], bool]) -> bool:
+    a, b = first.representative, second.representative
+    return verdicts[(a, b)] and verdicts[(b, a)]
 
 
 def _describe_all(answers: Iterable[str]) -> None:
     """Fill `_DESCRIPTIONS` for answers that are not plain numbers (math-verify parses them)."""
     todo = sorted(
-        a for a in answers if a not in _DESCRIPTIONS and ("%" in a or plain_number(normalized(a)) is None)
+        a for a in answers if a not in _DESCRIPTIONS and plain_number(normalized(a)) is None
     )
     replies = _pool().run("describe", todo, on_timeout=["other", None])
     for answer, reply in zip(todo, replies):

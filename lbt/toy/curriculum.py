@@ -31,9 +31,8 @@ def _shown_ops(world: ToyWorld, verbs: set[str], rng: random.Random) -> dict[str
     return {v: world.true_op[v] if rng.random() < 0.5 else rng.choice(list(OPERATIONS)) for v in verbs}
 
 
-def teacher_example(world: ToyWorld, rng: random.Random, fewshot_prob: float) -> tuple[str, str]:
+def teacher_example(world: ToyWorld, rng: random.Random, n_demos: int) -> tuple[str, str]:
     problem = world.random_problem(_random_chain(world, rng), rng)
-    n_demos = rng.choice([1, 2]) if rng.random() < fewshot_prob else 0
     demo_problems = []
     for _ in range(n_demos):
         chain = list(_random_chain(world, rng))
@@ -55,10 +54,14 @@ def student_example(world: ToyWorld, rng: random.Random) -> tuple[str, str]:
     return render_prompt([(demo.question, demo_text)], problem.question), worked_rationale(problem, ops)
 
 
-def example_for(role: str, world: ToyWorld, rng: random.Random, fewshot_prob: float) -> tuple[str, str]:
-    if role == "teacher":
-        return teacher_example(world, rng, fewshot_prob)
+def training_batch(role: str, world: ToyWorld, rng: random.Random, size: int,
+                   fewshot_prob: float) -> list[tuple[str, str]]:
+    """One batch of examples. A teacher batch is all zero-shot or all with exemplars (with
+    probability `fewshot_prob`), so short prompts are not padded to the width of long ones."""
     if role == "student":
-        return student_example(world, rng)
+        return [student_example(world, rng) for _ in range(size)]
+    if role == "teacher":
+        fewshot = rng.random() < fewshot_prob
+        return [teacher_example(world, rng, rng.choice([1, 2]) if fewshot else 0) for _ in range(size)]
     raise ValueError(f"Unknown toy model role {role!r}: use 'teacher' or 'student'.")
 

@@ -9,34 +9,18 @@ import time
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import WhitespaceSplit
 from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from lbt.toy.curriculum import example_for
+from lbt.toy.config import ToyTrainConfig
+from lbt.toy.curriculum import training_batch
 from lbt.toy.world import ToyWorld
 
 log = logging.getLogger(__name__)
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
-
-
-class ToyTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    n_layer: int = Field(3, ge=1)
-    n_embd: int = Field(96, ge=8)
-    n_head: int = Field(4, ge=1)
-    steps: int = Field(1200, ge=1, description="Optimizer steps.")
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    warmup_steps: int = Field(50, ge=0)
-    teacher_fewshot_prob: float = Field(
-        0.3, ge=0, le=1, description="Share of the teacher's training prompts that carry exemplars."
-    )
-    threads: int = Field(2, ge=1, description="torch CPU threads.")
 
 
 def build_tokenizer(vocabulary: list[str]) -> PreTrainedTokenizerFast:
@@ -84,7 +68,7 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
     losses, start = [], time.perf_counter()
     model.train()
     for _ in tqdm(range(cfg.steps), desc=f"train toy {role}", mininterval=2):
-        pairs = [example_for(role, world, rng, cfg.teacher_fewshot_prob) for _ in range(cfg.batch_size)]
+        pairs = training_batch(role, world, rng, cfg.batch_size, cfg.teacher_fewshot_prob)
         ids, labels, mask = _batch(pairs, vocab, tokenizer.eos_token_id, tokenizer.pad_token_id)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad(set_to_none=True)

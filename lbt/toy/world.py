@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass
 from itertools import permutations
 
-from pydantic import BaseModel, ConfigDict, Field
+from lbt.toy.config import VERB_NAMES, ToyWorldConfig
 
 OPERATIONS = {
     "add": lambda a, b: (a + b) % 10,
@@ -30,30 +30,7 @@ OPERATIONS = {
     "min": min,
     "dif": lambda a, b: abs(a - b),
 }
-VERB_NAMES = (
-    "blip zork frob quax daxo wug lorp snib tove gimp yerk mube vasp kril tazz pomp "
-    "nerf glim huzz jolt wibb fump sarn klee"
-).split()
 MARKERS = ["Q", "R", "A", ":", "=", ";", "|"]
-
-
-class ToyWorldConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    n_verbs: int = Field(16, ge=2, le=len(VERB_NAMES), description="Verbs (procedures) in the world.")
-    n_steps: int = Field(2, ge=1, le=4, description="Verbs chained in one problem.")
-    bad_verb_fraction: float = Field(0.34, ge=0, le=1, description="Share of verbs the teacher gets wrong.")
-    teacher_wrong_prob: float = Field(
-        0.6, ge=0, le=1, description="How often the teacher uses the wrong operation on a bad verb."
-    )
-    student_follow_prob: float = Field(
-        1.0, ge=0, le=1,
-        description="How often the student follows its example's operations (0: it ignores the example).",
-    )
-    n_tp: int = Field(150, ge=1, description="Teaching problems (one family each).")
-    n_ep: int = Field(3, ge=1, description="Exam problems (functional variants) per teaching problem.")
-    n_train_families: int = Field(60, ge=0, description="Families kept apart for training (M2, M3).")
-    seed: int = Field(0, description="Seed of the world: verbs' operations, bad verbs, problems.")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,45 @@
+"""The toy world's knobs (params.yaml `toy.world` and `toy.train`); no heavy imports here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+VERB_NAMES = (
+    "blip zork frob quax daxo wug lorp snib tove gimp yerk mube vasp kril tazz pomp "
+    "nerf glim huzz jolt wibb fump sarn klee"
+).split()
+
+
+class ToyWorldConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_verbs: int = Field(16, ge=2, le=len(VERB_NAMES), description="Verbs (procedures) in the world.")
+    n_steps: int = Field(2, ge=1, le=4, description="Verbs chained in one problem.")
+    bad_verb_fraction: float = Field(0.34, ge=0, le=1, description="Share of verbs the teacher gets wrong.")
+    teacher_wrong_prob: float = Field(
+        0.6, ge=0, le=1, description="How often the teacher uses the wrong operation on a bad verb."
+    )
+    student_follow_prob: float = Field(
+        1.0, ge=0, le=1,
+        description="How often the student follows its example's operations (0: it ignores the example).",
+    )
+    n_tp: int = Field(150, ge=1, description="Teaching problems (one family each).")
+    n_ep: int = Field(3, ge=1, description="Exam problems (functional variants) per teaching problem.")
+    n_train_families: int = Field(60, ge=0, description="Families kept apart for training (M2, M3).")
+    seed: int = Field(0, description="Seed of the world: verbs' operations, bad verbs, problems.")
+
+
+class ToyTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_layer: int = Field(3, ge=1)
+    n_embd: int = Field(96, ge=8)
+    n_head: int = Field(4, ge=1)
+    steps: int = Field(1200, ge=1, description="Optimizer steps.")
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    warmup_steps: int = Field(50, ge=0)
+    teacher_fewshot_prob: float = Field(
+        0.3, ge=0, le=1, description="Share of the teacher's training prompts that carry exemplars."
+    )
+    threads: int = Field(2, ge=1, description="torch CPU threads.")

@@ -1,0 +1,82 @@
+"""M1 selection rules on hand-made candidates whose right answer is known."""
+
+import polars as pl
+import pytest
+
+from lbt.select import resampled_accuracy, select
+
+METHODS = ["sc", "m1_max", "m1_sum", "m1_avg"]
+
+
+def _cands(rows):
+    return pl.DataFrame(rows, schema={"student": pl.String, "tp_id": pl.String, "sample": pl.Int64,
+                                      "group": pl.String, "correct": pl.Boolean, "score": pl.Float64},
+                        orient="row")
+
+
+def _picked(cands):
+    out = select(cands, ["student", "tp_id"], METHODS)
+    return {m: (g, c) for m, g, c in out.select("method", "group", "correct").iter_rows()}
+
+
+def test_scores_overturn_the_majority():
+    # Three TRs say 7 (wrong, students fail), two say 3 (right, students pass).
+    cands = _cands([("s", "t", 0, "7", False, 0.0), ("s", "t", 1, "7", False, 0.34),
+                    ("s", "t", 2, "3", True, 1.0), ("s", "t", 3, "7", False, 0.0),
+                    ("s", "t", 4, "3", True, 0.67)])
+    picked = _picked(cands)
+    assert picked["sc"] == ("7", False)
+    assert picked["m1_max"] == ("3", True)
+    assert picked["m1_sum"] == ("3", True)  # 1.67 vs 0.34
+    assert picked["m1_avg"] == ("3", True)
+
+
+def test_sum_and_max_can_disagree():
+    # One perfect TR for 5 against four decent TRs for 2: MAX picks 5, SUM picks 2.
+    cands = _cands([("s", "t", 0, "5", True, 1.0)] + [("s", "t", i, "2", False, 0.6) for i in range(1, 5)])
+    picked = _picked(cands)
+    assert picked["m1_max"][0] == "5" and picked["m1_sum"][0] == "2" and picked["m1_avg"][0] == "5"
+
+
+def test_equal_scores_reduce_to_sc_and_ties_go_to_first_seen():
+    cands = _cands([("s", "t", 0, "4", False, 1.0), ("s", "t", 1, "9", True, 1.0),
+                    ("s", "t", 2, "9", True, 1.0), ("s", "t", 3, "4", False, 1.0),
+                    ("s", "t", 4, "8", False, 1.0)])
+    picked = _picked(cands)
+    # 4 and 9 both have 2 votes and max score 1: the tie goes to 4, seen first (sample 0).
+    assert {m: g for m, (g, _) in picked.items()} == {m: "4" for m in METHODS}
+
+
+def test_no_answer_is_wrong_and_never_selected():
+    cands = _cands([("s", "t", 0, None, False, 1.0), ("s", "t", 1, "6", True, 0.2),
+                    ("s", "u", 0, None, False, 0.5)])
+    out = select(cands, ["student", "tp_id"], METHODS)
+    t = out.filter(pl.col("tp_id") == "t")
+    assert set(t["group"]) == {"6"}
+    u = out.filter(pl.col("tp_id") == "u")
+    assert u.height == len(METHODS) and u["group"].is_null().all() and not u["correct"].any()
+
+
+def test_resampling_at_full_size_matches_selection_and_is_seeded():
+    rows = []
+    for tp in range(20):
+        for sample in range(8):
+            right = sample % 3 == 0
+            rows.append(("s", f"t{tp}", sample, "1" if right else str(2 + tp % 2), right, 1.0 if right else 0.0))
+    cands = _cands(rows)
+    curve = resampled_accuracy(cands, ["student", "tp_id"], METHODS, [1, 4, 8, 99], trials=10, seed=0)
+    assert sorted(curve["n"].unique()) == [1, 4, 8]  # 99 is capped at the 8 available
+    full = curve.filter(pl.col("n") == 8)
+    assert dict(full.select("method", "mean").iter_rows()) == {"m1_avg": 1.0, "m1_max": 1.0, "m1_sum": 1.0, "sc": 0.0}
+    assert full["std"].max() == 0
+    one = curve.filter(pl.col("n") == 1)
+    assert 0 < one["mean"][0] < 1  # a single TR is right about a third of the time
+    again = resampled_accuracy(cands, ["student", "tp_id"], METHODS, [1, 4, 8], trials=10, seed=0)
+    assert again.equals(curve.filter(pl.col("n") <= 8))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_tp_gets_one_pick_per_method(method):
+    cands = _cands([("s", f"t{i}", j, str(j % 2), j % 2 == 0, j / 4) for i in range(5) for j in range(4)])
+    out = select(cands, ["student", "tp_id"], [method])
+    assert out.height == 5 and out["tp_id"].n_unique() == 5

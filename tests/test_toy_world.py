@@ -1,0 +1,80 @@
+"""The toy world's structure: families, variants, the teacher's flaws, the task's grading."""
+
+import random
+
+import polars as pl
+
+from lbt.tasks.base import PROBLEM_COLUMNS
+from lbt.tasks.toy import ToyTask
+from lbt.toy.curriculum import student_example, teacher_example
+from lbt.toy.world import OPERATIONS, ToyWorld, ToyWorldConfig, parse_question, worked_rationale
+
+
+def test_problems_table_has_disjoint_families_and_variants():
+    problems = ToyTask(ToyWorldConfig(n_tp=20, n_ep=3, n_train_families=10)).load_problems()
+    assert problems.columns[: len(PROBLEM_COLUMNS)] == list(PROBLEM_COLUMNS)
+    counts = dict(problems.group_by("role").len().iter_rows())
+    assert counts == {"tp": 20, "ep": 60, "train": 10, "train_ep": 30}
+    eval_fams = set(problems.filter(pl.col("role").is_in(["tp", "ep"]))["family_id"])
+    train_fams = set(problems.filter(pl.col("role").is_in(["train", "train_ep"]))["family_id"])
+    assert not eval_fams & train_fams
+    assert problems["problem_id"].n_unique() == problems.height
+    # variants share the family's verbs but not its digits
+    fam = problems.filter(pl.col("family_id") == problems["family_id"][0])
+    assert fam["question"].n_unique() == 4
+    assert len({tuple(q.split()[1:3]) for q in fam["question"]}) == 1
+
+
+def test_answers_follow_the_true_operations():
+    world = ToyWorld(ToyWorldConfig())
+    problem = parse_question("Q blip zork 3 7 5")
+    ops = world.true_ops(problem)
+    expected = OPERATIONS[ops[1]](OPERATIONS[ops[0]](3, 7), 5)
+    assert world.answer(problem) == str(expected)
+    assert worked_rationale(problem, ops).endswith(f"A {expected}")
+
+
+def test_teacher_is_wrong_on_bad_verbs_at_the_configured_rate():
+    world = ToyWorld(ToyWorldConfig(bad_verb_fraction=0.5, teacher_wrong_prob=0.6))
+    assert len(world.wrong_op) == 8
+    rng = random.Random(0)
+    verb = next(iter(world.wrong_op))
+    wrong = sum(world.teacher_op(verb, rng) != world.true_op[verb] for _ in range(4000)) / 4000
+    assert abs(wrong - 0.6) < 0.03
+    good = next(v for v in world.verbs if v not in world.wrong_op)
+    assert all(world.teacher_op(good, rng) == world.true_op[good] for _ in range(100))
+
+
+def test_control_student_curriculum_ignores_the_example():
+    world = ToyWorld(ToyWorldConfig(student_follow_prob=0.0))
+    rng = random.Random(0)
+    for _ in range(50):
+        prompt, completion = student_example(world, rng)
+        problem = parse_question(prompt.split(" | ")[-1].removesuffix(" R"))
+        assert completion == worked_rationale(problem, world.true_ops(problem))
+
+
+def test_teacher_curriculum_follows_exemplars():
+    world = ToyWorld(ToyWorldConfig())
+    rng = random.Random(1)
+    for _ in range(50):
+        prompt, completion = teacher_example(world, rng, n_demos=2)
+        demos = prompt.split(" | ")[:-1]
+        shown = {}
+        for demo in demos:
+            for step in demo.split(" R ")[1].split(" ; ")[:-1]:
+                verb, _, op = step.split()[:3]
+                shown[verb] = op
+        for step in completion.split(" ; ")[:-1]:
+            verb, _, op = step.split()[:3]
+            if verb in shown:
+                assert op == shown[verb]
+
+
+def test_answer_extraction_counts_garbage_as_no_answer():
+    task = ToyTask(ToyWorldConfig())
+    assert task.extract_answer("blip : add 3 7 = 0 ; A 0") == "0"
+    assert task.extract_answer("blip : add 3 7 = 0 ; A") is None
+    assert task.extract_answer("A zork") is None
+    assert task.extract_answer("") is None
+    assert not task.is_correct(None, "3") and task.is_correct("3", "3")
