@@ -6,6 +6,7 @@ an out-of-range value stops the run before any work with one sentence naming the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lbt.engines.config import HFModel, ModelConfig
+from lbt.tasks.math import MathPromptConfig
 from lbt.toy.config import ToyTrainConfig, ToyWorldConfig
 
 SELECTION_METHODS = ("greedy", "sc", "m1_max", "m1_sum", "m1_avg")
@@ -62,26 +64,54 @@ class SelectionParams(_Section):
         return self
 
 
+class MathParams(_Section):
+    raw_dir: str = Field(
+        "../shared/datasets", description="Folder holding math500/, MATH/ and fneval/ (see the README)."
+    )
+    grouping: Literal["equivalence", "exact"] = Field(
+        "equivalence",
+        description="How SC and M1 group answers: by math equivalence, or by exact string as in "
+        "the paper. The selection stage reports both; this one is the headline.",
+    )
+    prompt: MathPromptConfig = Field(default_factory=MathPromptConfig)
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def _named(models: dict[str, ModelConfig], what: str) -> dict[str, ModelConfig]:
+    for key, model in models.items():
+        if not _NAME.match(key) or "__" in key:
+            raise ValueError(
+                f"{what} name {key!r} must start with a letter or digit and use only letters, digits, "
+                "'_', '.', '+', '-' (no '__'): it names files and DVC stages"
+            )
+        model.name = key
+    return models
+
+
 class Params(_Section):
-    task: Literal["toy"] = Field("toy", description="Which task the pipeline runs.")
+    task: Literal["toy", "math"] = Field("toy", description="Which task the pipeline runs.")
     seed: int = Field(0, description="Base seed: every sample's seed derives from it and the ids.")
     cache_path: str = Field(".cache/lbt/generations.sqlite", description="The request cache (SQLite).")
     toy: ToyParams = Field(default_factory=ToyParams)
-    teacher: ModelConfig = Field(
-        default_factory=lambda: HFModel(name="teacher", path="data/models/teacher")
+    math: MathParams = Field(default_factory=MathParams)
+    teachers: dict[str, ModelConfig] = Field(
+        default_factory=lambda: {"teacher": HFModel(path="data/models/teacher")}, min_length=1,
+        description="Teacher models by name; each gets its own rationales stage.",
     )
-    students: list[ModelConfig] = Field(
-        default_factory=lambda: [HFModel(name="student", path="data/models/student")], min_length=1
+    students: dict[str, ModelConfig] = Field(
+        default_factory=lambda: {"student": HFModel(path="data/models/student")}, min_length=1,
+        description="Student models by name; every (teacher, student) pair gets an exams stage.",
     )
     rationales: RationaleParams = Field(default_factory=lambda: RationaleParams(max_tokens=48))
     exam: ExamParams = Field(default_factory=lambda: ExamParams(max_tokens=48))
     selection: SelectionParams = Field(default_factory=SelectionParams)
 
     @model_validator(mode="after")
-    def _distinct_names(self) -> "Params":
-        names = [self.teacher.name, *(s.name for s in self.students)]
-        if len(set(s.name for s in self.students)) != len(self.students):
-            raise ValueError(f"student names must be distinct, got {names[1:]}")
+    def _name_models(self) -> "Params":
+        _named(self.teachers, "teacher")
+        _named(self.students, "student")
         return self
 
 

@@ -46,14 +46,15 @@ def run_exam(task: Task, engine: Engine, chat: bool, pairs: pl.DataFrame, p: Exa
         for text, tp_q, ep_id, ep_q in pairs.select("text", "tp_question", "ep_id", "ep_question").iter_rows()
     ]
     outputs = engine.generate(requests, desc="exams")
-    rows = []
+    rows, golds = [], []
     keys = pairs.select("tp_id", "teacher", "sample", "ep_id", "ep_answer").iter_rows()
     for (tp_id, teacher, sample, ep_id, gold), completions in zip(keys, outputs):
         for rep, c in enumerate(completions):
-            answer = task.extract_answer(c.text)
-            rows.append((tp_id, teacher, sample, engine.name, ep_id, rep, c.text, answer,
-                         task.is_correct(answer, gold), c.n_tokens))
-    return pl.DataFrame(rows, schema=EXAM_SCHEMA, orient="row")
+            rows.append((tp_id, teacher, sample, engine.name, ep_id, rep, c.text,
+                         task.extract_answer(c.text), None, c.n_tokens))
+            golds.append(gold)
+    table = pl.DataFrame(rows, schema=EXAM_SCHEMA, orient="row")
+    return table.with_columns(correct=pl.Series(task.is_correct_many(table["answer"].to_list(), golds)))
 
 
 def _digest(text: str) -> str:

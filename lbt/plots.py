@@ -11,23 +11,28 @@ import polars as pl  # noqa: E402
 METHOD_LABELS = {"greedy": "Greedy", "sc": "SC", "m1_max": "M1-MAX", "m1_sum": "M1-SUM", "m1_avg": "M1-AVG"}
 
 
+def _pair_label(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(pair=pl.format("{} → {}", "teacher", "student"))
+
+
 def accuracy_by_method(acc: pl.DataFrame):
-    """Bars of accuracy per selection method, one group of bars per student."""
-    students = acc["student"].unique(maintain_order=True).to_list()
+    """Bars of accuracy per selection method, one colour per (teacher → student) pair."""
+    acc = _pair_label(acc)
+    pairs = acc["pair"].unique(maintain_order=True).to_list()
     methods = [m for m in METHOD_LABELS if m in set(acc["method"])]
     fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(methods), 3.2))
-    width = 0.8 / len(students)
-    for k, student in enumerate(students):
-        rows = dict(acc.filter(pl.col("student") == student).select("method", "accuracy").iter_rows())
-        xs = [i + k * width for i in range(len(methods))]
-        bars = ax.bar(xs, [100 * rows.get(m, 0) for m in methods], width, label=student)
+    width = 0.8 / len(pairs)
+    for k, pair in enumerate(pairs):
+        rows = dict(acc.filter(pl.col("pair") == pair).select("method", "accuracy").iter_rows())
+        bars = ax.bar([i + k * width for i in range(len(methods))], [100 * rows.get(m, 0) for m in methods],
+                      width, label=pair)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
-    ax.set_xticks([i + width * (len(students) - 1) / 2 for i in range(len(methods))],
+    ax.set_xticks([i + width * (len(pairs) - 1) / 2 for i in range(len(methods))],
                   [METHOD_LABELS[m] for m in methods])
     ax.set_ylabel("TA accuracy (%)")
     ax.set_ylim(0, 105)
-    if len(students) > 1:
-        ax.legend(title="student", fontsize=8)
+    if len(pairs) > 1:
+        ax.legend(title="teacher → student", fontsize=8)
     ax.set_title("Answer selection")
     fig.tight_layout()
     return fig
@@ -35,9 +40,11 @@ def accuracy_by_method(acc: pl.DataFrame):
 
 def accuracy_vs_n(curve: pl.DataFrame):
     """Accuracy against the number of TRs per TP: mean ± std over random subsets."""
+    curve = _pair_label(curve).sort("n")
+    several = curve["pair"].n_unique() > 1
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for (student, method), part in curve.sort("n").group_by(["student", "method"], maintain_order=True):
-        label = METHOD_LABELS[method] + (f" ({student})" if curve["student"].n_unique() > 1 else "")
+    for (pair, method), part in curve.group_by(["pair", "method"], maintain_order=True):
+        label = METHOD_LABELS[method] + (f" ({pair})" if several else "")
         ax.errorbar(part["n"], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3, label=label)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("TRs per TP")

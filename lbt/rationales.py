@@ -40,11 +40,12 @@ def generate_rationales(task: Task, engine: Engine, chat: bool, problems: pl.Dat
 
 
 def _table(task: Task, teacher: str, tps: pl.DataFrame, requests, outputs) -> pl.DataFrame:
-    rows = []
+    rows, golds = [], []
     for (tp_id, gold), request, completions in zip(tps.select("problem_id", "answer").iter_rows(), requests, outputs):
         for i, c in enumerate(completions):
-            answer = task.extract_answer(c.text)
             seed = request.samples()[i].seed if request.temperature > 0 else 0
-            rows.append((tp_id, teacher, i, seed, c.text, answer, task.is_correct(answer, gold),
+            rows.append((tp_id, teacher, i, seed, c.text, task.extract_answer(c.text), None,
                          c.n_tokens, c.finish_reason))
-    return pl.DataFrame(rows, schema=RATIONALE_SCHEMA, orient="row")
+            golds.append(gold)
+    table = pl.DataFrame(rows, schema=RATIONALE_SCHEMA, orient="row")
+    return table.with_columns(correct=pl.Series(task.is_correct_many(table["answer"].to_list(), golds)))

@@ -17,12 +17,15 @@ def _metrics(name: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _models(models: dict) -> str:
+    return ", ".join(f"`{name}` ({m.backend})" for name, m in models.items())
+
+
 def setup_summary(params: Params) -> str:
-    r = _metrics("rationales")
-    students = ", ".join(f"`{s.name}` ({s.backend})" for s in params.students)
+    r = _metrics(f"rationales_{next(iter(params.teachers))}")
     lines = [
-        f"**Task** `{params.task}` · **teacher** `{params.teacher.name}` ({params.teacher.backend}) · "
-        f"**students** {students}",
+        f"**Task** `{params.task}` · **teachers** {_models(params.teachers)} · "
+        f"**students** {_models(params.students)}",
         f"**{r.get('n_tp', '?')} TPs**, {params.rationales.num_rationales} TRs each "
         f"(temperature {params.rationales.temperature}), exams of {params.exam.repeats} answer(s) per EP.",
     ]
@@ -36,14 +39,41 @@ def setup_summary(params: Params) -> str:
     return "\n\n".join(lines)
 
 
-def selection_table() -> pl.DataFrame:
-    """Rows: methods; columns: students; cells: TA accuracy in %."""
-    acc = _metrics("selection").get("accuracy", {})
-    methods = [m for m in METHOD_LABELS if any(m in v for v in acc.values())]
+def _accuracy_frame(nested: dict) -> pl.DataFrame:
+    """Rows: methods; columns: one per (teacher → student) pair; cells: accuracy in %."""
+    columns = {f"{t} → {s}": by_method for t, by_student in nested.items() for s, by_method in by_student.items()}
+    methods = [m for m in METHOD_LABELS if any(m in v for v in columns.values())]
     return pl.DataFrame(
         {"method": [METHOD_LABELS[m] for m in methods]}
-        | {s: [round(100 * acc[s].get(m, float("nan")), 1) for m in methods] for s in acc}
+        | {pair: [round(100 * v[m], 1) if m in v else None for m in methods] for pair, v in columns.items()}
     )
+
+
+def selection_table() -> pl.DataFrame:
+    return _accuracy_frame(_metrics("selection").get("accuracy", {}))
+
+
+def grouping_table() -> pl.DataFrame | None:
+    """The same table under each answer grouping (math: equivalence vs exact match), or None."""
+    by_grouping = _metrics("selection").get("accuracy_by_grouping")
+    if not by_grouping:
+        return None
+    frames = [_accuracy_frame(nested).with_columns(grouping=pl.lit(mode)) for mode, nested in by_grouping.items()]
+    return pl.concat(frames, how="diagonal").select("grouping", pl.exclude("grouping"))
+
+
+def breakdown_tables() -> dict[str, pl.DataFrame]:
+    """Per descriptive column: accuracy (%) per method (columns) for each value (rows)."""
+    table = pl.read_parquet(paths.BREAKDOWN)
+    if table.is_empty():
+        return {}
+    out = {}
+    for (column,), part in table.group_by(["column"], maintain_order=True):
+        shown = part.with_columns(
+            pair=pl.format("{} → {}", "teacher", "student"), accuracy=(100 * pl.col("accuracy")).round(1),
+            method=pl.col("method").replace(METHOD_LABELS))
+        out[column] = shown.pivot(on="method", index=["pair", "value", "n"], values="accuracy").sort("pair", "value")
+    return out
 
 
 def resampling_table() -> pl.DataFrame:
@@ -52,20 +82,20 @@ def resampling_table() -> pl.DataFrame:
         cell=pl.format("{} ± {}", (100 * pl.col("mean")).round(1), (100 * pl.col("std")).round(1)),
         method=pl.col("method").replace(METHOD_LABELS),
     )
-    return shown.pivot(on="n", index=["student", "method"], values="cell", sort_columns=False)
+    return shown.pivot(on="n", index=["teacher", "student", "method"], values="cell", sort_columns=False)
 
 
 def score_separation(params: Params) -> tuple[plt.Figure, pl.DataFrame]:
     """Histogram of LbT scores for TRs with a correct vs a wrong TA, and the mean of each."""
-    tr = pl.read_parquet(paths.RATIONALES).join(pl.read_parquet(paths.LBT_SCORES), on=["tp_id", "teacher", "sample"])
+    tr = _scored_rationales(params).with_columns(pair=pl.format("{} → {}", "teacher", "student"))
     table = (
-        tr.group_by("student", "correct").agg(mean_score=pl.col("score").mean(), n_rationales=pl.len())
-        .sort("student", "correct")
+        tr.group_by("pair", "correct").agg(mean_score=pl.col("score").mean(), n_rationales=pl.len())
+        .sort("pair", "correct")
     )
-    students = tr["student"].unique().sort().to_list()
-    fig, axes = plt.subplots(1, len(students), figsize=(4.5 * len(students), 3), squeeze=False)
-    for ax, student in zip(axes[0], students):
-        part = tr.filter(pl.col("student") == student)
+    pairs = tr["pair"].unique().sort().to_list()
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 3), squeeze=False)
+    for ax, student in zip(axes[0], pairs):
+        part = tr.filter(pl.col("pair") == student)
         for correct, color in ((True, "tab:green"), (False, "tab:red")):
             values = part.filter(pl.col("correct") == correct)["score"].to_list()
             ax.hist(values, bins=11, range=(0, 1), alpha=0.6, color=color,
@@ -77,15 +107,21 @@ def score_separation(params: Params) -> tuple[plt.Figure, pl.DataFrame]:
     return fig, table
 
 
+def _scored_rationales(params: Params) -> pl.DataFrame:
+    from lbt.stages import read_rationales
+
+    return read_rationales(params).join(pl.read_parquet(paths.LBT_SCORES), on=["tp_id", "teacher", "sample"])
+
+
 def example_rationales(params: Params, n_problems: int = 3) -> pl.DataFrame:
-    """Distinct TRs of a few TPs where M1-MAX and SC disagree (else any TPs), best score first."""
-    sel = pl.read_parquet(paths.SELECTIONS)
-    student = params.students[0].name
-    wide = sel.filter(pl.col("student") == student).pivot(on="method", index="tp_id", values="correct")
+    """Distinct TRs of a few TPs where M1-MAX and SC disagree (else any TPs), best score first,
+    for the first (teacher, student) pair."""
+    teacher, student = next(iter(params.teachers)), next(iter(params.students))
+    sel = pl.read_parquet(paths.SELECTIONS).filter((pl.col("teacher") == teacher) & (pl.col("student") == student))
+    wide = sel.pivot(on="method", index="tp_id", values="correct")
     disagree = wide.filter(pl.col("m1_max") != pl.col("sc")) if {"m1_max", "sc"} <= set(wide.columns) else wide
     tps = (disagree if disagree.height else wide)["tp_id"].head(n_problems).to_list()
-    tr = pl.read_parquet(paths.RATIONALES).join(
-        pl.read_parquet(paths.LBT_SCORES).filter(pl.col("student") == student), on=["tp_id", "teacher", "sample"])
+    tr = _scored_rationales(params).filter((pl.col("teacher") == teacher) & (pl.col("student") == student))
     return (
         tr.filter(pl.col("tp_id").is_in(tps))
         .group_by("tp_id", "text", "answer", "correct")
@@ -94,11 +130,12 @@ def example_rationales(params: Params, n_problems: int = 3) -> pl.DataFrame:
     )
 
 
-def generation_table() -> pl.DataFrame:
+def generation_table(params: Params) -> pl.DataFrame:
     rows = []
-    teacher = _metrics("rationales").get("generations")
-    if teacher:
-        rows.append({"stage": "rationales", "model": "teacher", **teacher})
-    for student, counts in _metrics("exams").get("generations", {}).items():
-        rows.append({"stage": "exams", "model": student, **counts})
+    for teacher in params.teachers:
+        counts = _metrics(f"rationales_{teacher}").get("generations", {})
+        rows.append({"stage": "rationales", "teacher": teacher, "student": None, **counts})
+        for student in params.students:
+            counts = _metrics(f"exams_{teacher}__{student}").get("generations", {})
+            rows.append({"stage": "exams", "teacher": teacher, "student": student, **counts})
     return pl.DataFrame(rows)

@@ -34,8 +34,8 @@ def figures(root: Path) -> dict:
     sel = json.loads((m / "selection.json").read_text())
     return {
         "accuracy": sel["accuracy"], "gain_over_sc": sel.get("gain_over_sc"),
-        "teacher_generations": json.loads((m / "rationales.json").read_text())["generations"],
-        "student_generations": json.loads((m / "exams.json").read_text())["generations"],
+        "teacher_generations": json.loads((m / "rationales_teacher.json").read_text())["generations"],
+        "student_generations": json.loads((m / "exams_teacher__student.json").read_text())["generations"],
     }
 
 

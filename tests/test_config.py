@@ -15,7 +15,7 @@ def _raw() -> dict:
 def test_committed_params_yaml_is_valid():
     params = load_params(REPO / "params.yaml")
     assert params.task == "toy"
-    assert params.teacher.backend == "hf"
+    assert params.teachers["teacher"].backend == "hf" and params.teachers["teacher"].name == "teacher"
     assert params.rationales.num_rationales >= 1
 
 
@@ -45,21 +45,29 @@ def test_out_of_range_value_says_what_is_allowed():
 
 def test_bad_backend_and_backend_specific_keys():
     raw = _raw()
-    raw["teacher"]["backend"] = "tgi"
-    with pytest.raises(ParamsError, match="`teacher`"):
+    raw["teachers"]["teacher"]["backend"] = "tgi"
+    with pytest.raises(ParamsError, match="`teachers.teacher`"):
         parse_params(raw)
     raw = _raw()
-    raw["students"][0]["tensor_parallel_size"] = 2  # a vllm key on an hf model
-    with pytest.raises(ParamsError, match=r"unknown key `students.0.tensor_parallel_size`"):
+    raw["students"]["student"]["tensor_parallel_size"] = 2  # a vllm key on an hf model
+    with pytest.raises(ParamsError, match=r"unknown key `students.student.tensor_parallel_size`"):
+        parse_params(raw)
+
+
+def test_model_names_must_suit_files_and_stages():
+    raw = _raw()
+    raw["students"]["a__b"] = raw["students"].pop("student")
+    with pytest.raises(ParamsError, match="student name 'a__b'"):
         parse_params(raw)
 
 
 def test_openai_model_parses():
     raw = _raw()
-    raw["students"].append({"name": "gpt", "backend": "openai", "model": "gpt-4o-mini",
-                            "base_urls": ["http://a/v1", "http://b/v1"]})
+    raw["students"]["gpt-4o-mini"] = {"backend": "openai", "model": "gpt-4o-mini",
+                                      "base_urls": ["http://a/v1", "http://b/v1"]}
     params = parse_params(raw)
-    assert params.students[1].base_urls == ["http://a/v1", "http://b/v1"]
+    assert params.students["gpt-4o-mini"].base_urls == ["http://a/v1", "http://b/v1"]
+    assert params.students["gpt-4o-mini"].name == "gpt-4o-mini"
 
 
 def test_missing_or_broken_file(tmp_path):

@@ -84,13 +84,16 @@ def metrics(root: Path, name: str) -> dict:
 def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
-        "prepare", "train_teacher", "train_student", "rationales", "exams", "scores", "select", "report"}
+        "prepare", "train_teacher", "train_student", "rationales@teacher", "exams@teacher-student", "scores",
+        "select", "report"}
     sel = metrics(project, "selection")
-    assert set(sel["accuracy"]["student"]) == {"greedy", "sc", "m1_max", "m1_sum", "m1_avg"}
-    assert all(0 <= v <= 1 for v in sel["accuracy"]["student"].values())
-    assert metrics(project, "rationales")["generations"]["requested"] == 10 * 4 + 10
-    assert metrics(project, "exams")["n_exam_answers"] == 10 * 4 * 2
-    for nb in ("01_prepare", "02_train_toy_teacher", "03_rationales", "06_select", "07_report"):
+    accuracy = sel["accuracy"]["teacher"]["student"]
+    assert set(accuracy) == {"greedy", "sc", "m1_max", "m1_sum", "m1_avg"}
+    assert all(0 <= v <= 1 for v in accuracy.values())
+    assert metrics(project, "rationales_teacher")["generations"]["requested"] == 10 * 4 + 10
+    assert metrics(project, "exams_teacher__student")["n_exam_answers"] == 10 * 4 * 2
+    for nb in ("01_prepare", "02_train_toy_teacher", "03_rationales_teacher", "04_exams_teacher__student",
+               "06_select", "07_report"):
         executed = json.loads((project / "reports" / f"{nb}.ipynb").read_text())
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code"), nb
     html = (project / "reports" / "report.html").read_text()
@@ -118,19 +121,19 @@ def test_exp_run_set_param_shows_in_exp_show_and_metrics_diff(project):
     assert ran_stages(proc) == {"select", "report"}
     diff = json.loads(run(project, "dvc", "metrics", "diff", "--json").stdout)
     changed = diff["reports/metrics/selection.json"]
-    assert "accuracy.student.m1_sum" in changed and changed["accuracy.student.m1_sum"]["new"] is None
+    assert "accuracy.teacher.student.m1_sum" in changed and changed["accuracy.teacher.student.m1_sum"]["new"] is None
     shown = run(project, "dvc", "exp", "show", "--json").stdout
     assert "resample_trials" in shown and "m1_max" in shown
 
 
 def test_more_rationales_reuse_cached_generations(project):
-    before = metrics(project, "rationales")["generations"]
+    before = metrics(project, "rationales_teacher")["generations"]
     proc = run(project, "dvc", "exp", "run", "-S", "rationales.num_rationales=8")
-    assert {"rationales", "exams", "scores", "select", "report"} <= ran_stages(proc)
+    assert {"rationales@teacher", "exams@teacher-student", "scores", "select", "report"} <= ran_stages(proc)
     assert not {"prepare", "train_teacher", "train_student"} & ran_stages(proc)
-    after = metrics(project, "rationales")["generations"]
+    after = metrics(project, "rationales_teacher")["generations"]
     assert before["requested"] == 10 * 4 + 10
     assert after["requested"] == 10 * 8 + 10
     assert after["generated"] == 10 * 4  # only samples 4..7; the first 4 and the greedy ones are cached
-    exams = metrics(project, "exams")["generations"]["student"]
+    exams = metrics(project, "exams_teacher__student")["generations"]
     assert exams["cached"] > 0

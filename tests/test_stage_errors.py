@@ -25,8 +25,8 @@ def _project(tmp_path: Path, **changes) -> Path:
     return tmp_path
 
 
-def _stage(root: Path, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lbt.stage", name], cwd=root, capture_output=True,
+def _stage(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lbt.stage", *args], cwd=root, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -44,10 +44,16 @@ def test_bad_params_stop_before_any_work(tmp_path):
 
 
 def test_missing_model_folder_is_named(tmp_path):
-    root = _project(tmp_path, teacher__path="models/not-trained-yet")
+    root = _project(tmp_path, teachers__teacher__path="models/not-trained-yet")
     assert _stage(root, "prepare").returncode == 0
-    proc = _stage(root, "rationales")
+    proc = _stage(root, "rationales", "--teacher", "teacher")
     assert proc.returncode == 1
     [line] = _error_lines(proc)
     assert "Model folder models/not-trained-yet does not exist" in line
-    assert "reports/03_rationales.ipynb" in line  # where the traceback is
+    assert "reports/03_rationales_teacher.ipynb" in line  # where the traceback is
+
+
+def test_unknown_model_name_is_named(tmp_path):
+    proc = _stage(_project(tmp_path), "rationales", "--teacher", "gpt5")
+    assert proc.returncode == 2
+    assert _error_lines(proc) == ["error: stage rationales needs --teacher NAME, one of: teacher."]

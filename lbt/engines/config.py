@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="Label of this model in every table (teacher/student column).")
+    name: str = Field("", description="Label in every table; set from the model's key in params.yaml.")
     chat: bool = Field(False, description="Prompt with the chat template / chat endpoint (instruct models).")
 
 

@@ -15,6 +15,10 @@ def make_task(params: "Params") -> Task:
         from lbt.tasks.toy import ToyTask
 
         return ToyTask(params.toy.world)
+    if params.task == "math":
+        from lbt.tasks.math import MathTask
+
+        return MathTask(params.math.raw_dir, params.math.prompt, params.math.grouping)
     raise ValueError(f"Unknown task {params.task!r}.")
 
 

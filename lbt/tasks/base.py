@@ -17,7 +17,7 @@ import polars as pl
 PROBLEM_COLUMNS = {
     "problem_id": pl.String,
     "family_id": pl.String,
-    "role": pl.String,  # "tp" (teaching problem), "ep" (exam problem), "train", "test"
+    "role": pl.String,  # "tp" (teaching problem), "ep" (exam problem), "train", "train_ep" (its EPs)
     "question": pl.String,
     "solution": pl.String,
     "answer": pl.String,
@@ -65,7 +65,16 @@ class Task(ABC):
     def is_correct(self, answer: str | None, gold: str) -> bool:
         """Whether `answer` is equivalent to `gold` (None is always wrong)."""
 
-    def answer_groups(self, answers: Sequence[str | None]) -> list[str | None]:
-        """A class label per answer so that equivalent answers share a label (for voting).
-        The default groups identical strings; tasks with richer equivalence override it."""
-        return [None if a is None else a.strip() for a in answers]
+    def is_correct_many(self, answers: Sequence[str | None], golds: Sequence[str]) -> list[bool]:
+        """`is_correct` over many pairs; tasks with costly grading batch and memoise it."""
+        return [self.is_correct(a, g) for a, g in zip(answers, golds)]
+
+    # The ways this task can group answers for voting; the first is the headline one.
+    grouping_modes: tuple[str, ...] = ("exact",)
+
+    def answer_groups(self, answers: Sequence[str | None], scopes: Sequence[object] | None = None,
+                      mode: str | None = None) -> list[str | None]:
+        """A class label per answer so that equivalent answers share a label (for voting);
+        `scopes` (one per answer, e.g. the TP id) says which answers are ever compared. The
+        default groups identical stripped strings; tasks with richer equivalence override it."""
+        return [None if a is None or not a.strip() else a.strip() for a in answers]

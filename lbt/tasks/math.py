@@ -341,8 +341,14 @@ class MathTask(Task):
         """`is_correct` for many (answer, gold) pairs at once, each distinct pair decided once."""
         return grade_many(golds, answers)
 
-    def answer_groups(self, answers: Sequence[str | None]) -> list[str | None]:
-        return group_answers(answers, self.grouping)
+    @property
+    def grouping_modes(self) -> tuple[str, ...]:
+        """The configured grouping first, then the other one (both are reported)."""
+        return (self.grouping, "exact" if self.grouping == "equivalence" else "equivalence")
+
+    def answer_groups(self, answers: Sequence[str | None], scopes: Sequence[Any] | None = None,
+                      mode: str | None = None) -> list[str | None]:
+        return group_answers(answers, mode or self.grouping, scopes)
 
 
 # ---------------------------------------------------------------------------------------------
