@@ -122,6 +122,7 @@ class FakeOpenAIServer:
         include_usage: bool = True,
         gauge: InFlightGauge | None = None,
         echo_key_in_auth_errors: bool = False,
+        text_for: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         self.api_key = api_key
         self.fault_plan = fault_plan
@@ -129,6 +130,7 @@ class FakeOpenAIServer:
         self.include_usage = include_usage
         self.gauge = gauge or InFlightGauge()
         self.echo_key_in_auth_errors = echo_key_in_auth_errors
+        self.text_for = text_for  # answers in a task's format instead of `fake_generation`'s words
         self._log: list[ServedRequest] = []
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -289,6 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _generation(self, request: ServedRequest) -> dict[str, Any]:
         text, n_tokens, finish = fake_generation(request.body)
+        if self.fake.text_for is not None:
+            text = self.fake.text_for(request.body)
+            n_tokens, finish = len(text.split()), "stop"
         chat = request.endpoint == "chat/completions"
         choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "logprobs": None}
         if chat:

@@ -78,3 +78,19 @@ def test_answer_extraction_counts_garbage_as_no_answer():
     assert task.extract_answer("A zork") is None
     assert task.extract_answer("") is None
     assert not task.is_correct(None, "3") and task.is_correct("3", "3")
+
+
+def test_curriculum_is_the_same_in_every_process():
+    """Training data must not depend on Python's per-process string hash seed."""
+    import subprocess
+    import sys
+
+    code = ("import random; from lbt.toy.world import ToyWorld, ToyWorldConfig; "
+            "from lbt.toy.curriculum import training_batch; w = ToyWorld(ToyWorldConfig()); "
+            "r = random.Random(0); print([training_batch(role, w, r, 8, 1.0) for role in ('teacher', 'student')])")
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1

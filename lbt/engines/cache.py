@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Sequence
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lbt.engines.base import Backend, Completion, GenerationRequest, GenerationStats, Sample
 

@@ -27,8 +27,9 @@ def _random_chain(world: ToyWorld, rng: random.Random) -> tuple[str, ...]:
 
 
 def _shown_ops(world: ToyWorld, verbs: set[str], rng: random.Random) -> dict[str, str]:
-    """What an example shows for each verb: the true operation half the time, else any."""
-    return {v: world.true_op[v] if rng.random() < 0.5 else rng.choice(list(OPERATIONS)) for v in verbs}
+    """What an example shows for each verb: the true operation half the time, else any.
+    Verbs are visited in sorted order: a set's order changes between processes (hash seeds)."""
+    return {v: world.true_op[v] if rng.random() < 0.5 else rng.choice(list(OPERATIONS)) for v in sorted(verbs)}
 
 
 def teacher_example(world: ToyWorld, rng: random.Random, n_demos: int) -> tuple[str, str]:
