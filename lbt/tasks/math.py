@@ -284,9 +284,9 @@ class MathTask(Task):
         tp_ids = sorted(family_ids & math500.keys())
         train_ids = sorted(family_ids - math500.keys())
         _check_counts(tp_ids, train_ids, math_test)
-        rows = [_tp_row(math500[i]) for i in tp_ids]
+        rows = [_original_row(math500[i], "tp") for i in tp_ids]
         rows += [_variant_row(i, name, snapshots[name][i], "ep") for i in tp_ids for name in SNAPSHOTS]
-        rows += [_train_row(math_test[i]) for i in train_ids]
+        rows += [_original_row(math_test[i], "train") for i in train_ids]
         rows += [_variant_row(i, name, snapshots[name][i], "train_ep") for i in train_ids for name in SNAPSHOTS]
         return _problems_frame(rows)
 
@@ -375,31 +375,20 @@ def _check_counts(tp_ids: list[str], train_ids: list[str], math_test: dict[str, 
         raise ValueError(f"{len(missing)} training ids (e.g. {missing[0]}) are missing from {MATH_FILE}.")
 
 
-def _tp_row(record: dict[str, Any]) -> dict[str, Any]:
+def _original_row(record: dict[str, Any], role: str) -> dict[str, Any]:
+    """A TP (a MATH500 record: it has `answer` and `subject`) or a training problem (a MATH
+    test record: the answer is its solution's last box, the subject is its `type`)."""
     problem_id = record["unique_id"]
+    answer = record["answer"] if "answer" in record else _boxed_answer(record["solution"], f"{MATH_FILE}:{problem_id}")
     return {
         "problem_id": problem_id,
         "family_id": problem_id,
-        "role": "tp",
+        "role": role,
         "question": record["problem"],
         "solution": record["solution"],
-        "answer": record["answer"],
+        "answer": answer,
         "level": _level(record["level"]),
-        "subject": record["subject"],
-    }
-
-
-def _train_row(record: dict[str, Any]) -> dict[str, Any]:
-    problem_id = record["unique_id"]
-    return {
-        "problem_id": problem_id,
-        "family_id": problem_id,
-        "role": "train",
-        "question": record["problem"],
-        "solution": record["solution"],
-        "answer": _boxed_answer(record["solution"], f"{MATH_FILE}:{problem_id}"),
-        "level": _level(record["level"]),
-        "subject": record["type"],
+        "subject": record.get("subject", record.get("type")),
     }
 
 
