@@ -11,13 +11,14 @@ import polars as pl  # noqa: E402
 METHOD_LABELS = {"greedy": "Greedy", "sc": "SC", "m1_max": "M1-MAX", "m1_sum": "M1-SUM", "m1_avg": "M1-AVG"}
 
 
-def _pair_label(df: pl.DataFrame) -> pl.DataFrame:
+def with_pair(df: pl.DataFrame) -> pl.DataFrame:
+    """Adds `pair`, the "teacher → student" label every figure and report table uses."""
     return df.with_columns(pair=pl.format("{} → {}", "teacher", "student"))
 
 
 def accuracy_by_method(acc: pl.DataFrame):
     """Bars of accuracy per selection method, one colour per (teacher → student) pair."""
-    acc = _pair_label(acc)
+    acc = with_pair(acc)
     pairs = acc["pair"].unique(maintain_order=True).to_list()
     methods = [m for m in METHOD_LABELS if m in set(acc["method"])]
     fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(methods), 3.2))
@@ -40,7 +41,7 @@ def accuracy_by_method(acc: pl.DataFrame):
 
 def accuracy_vs_n(curve: pl.DataFrame):
     """Accuracy against the number of TRs per TP: mean ± std over random subsets."""
-    curve = _pair_label(curve).sort("n")
+    curve = with_pair(curve).sort("n")
     several = curve["pair"].n_unique() > 1
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for (pair, method), part in curve.group_by(["pair", "method"], maintain_order=True):

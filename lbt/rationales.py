@@ -6,6 +6,7 @@ import polars as pl
 
 from lbt.config import RationaleParams
 from lbt.engines import Engine, GenerationRequest, derive_seed
+from lbt.engines.base import Sample
 from lbt.tasks import Task
 
 RATIONALE_SCHEMA = {
@@ -43,7 +44,7 @@ def _table(task: Task, teacher: str, tps: pl.DataFrame, requests, outputs) -> pl
     rows, golds = [], []
     for (tp_id, gold), request, completions in zip(tps.select("problem_id", "answer").iter_rows(), requests, outputs):
         for i, c in enumerate(completions):
-            seed = request.samples()[i].seed if request.temperature > 0 else 0
+            seed = Sample(request, i).seed if request.temperature > 0 else 0
             rows.append((tp_id, teacher, i, seed, c.text, task.extract_answer(c.text), None,
                          c.n_tokens, c.finish_reason))
             golds.append(gold)

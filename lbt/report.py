@@ -9,7 +9,8 @@ import polars as pl
 
 from lbt import paths
 from lbt.config import Params
-from lbt.plots import METHOD_LABELS
+from lbt.plots import METHOD_LABELS, with_pair
+from lbt.stages import read_rationales
 
 
 def _metrics(name: str) -> dict:
@@ -69,9 +70,8 @@ def breakdown_tables() -> dict[str, pl.DataFrame]:
         return {}
     out = {}
     for (column,), part in table.group_by(["column"], maintain_order=True):
-        shown = part.with_columns(
-            pair=pl.format("{} → {}", "teacher", "student"), accuracy=(100 * pl.col("accuracy")).round(1),
-            method=pl.col("method").replace(METHOD_LABELS))
+        shown = with_pair(part).with_columns(
+            accuracy=(100 * pl.col("accuracy")).round(1), method=pl.col("method").replace(METHOD_LABELS))
         out[column] = shown.pivot(on="method", index=["pair", "value", "n"], values="accuracy").sort("pair", "value")
     return out
 
@@ -87,20 +87,20 @@ def resampling_table() -> pl.DataFrame:
 
 def score_separation(params: Params) -> tuple[plt.Figure, pl.DataFrame]:
     """Histogram of LbT scores for TRs with a correct vs a wrong TA, and the mean of each."""
-    tr = _scored_rationales(params).with_columns(pair=pl.format("{} → {}", "teacher", "student"))
+    tr = with_pair(_scored_rationales(params))
     table = (
         tr.group_by("pair", "correct").agg(mean_score=pl.col("score").mean(), n_rationales=pl.len())
         .sort("pair", "correct")
     )
     pairs = tr["pair"].unique().sort().to_list()
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 3), squeeze=False)
-    for ax, student in zip(axes[0], pairs):
-        part = tr.filter(pl.col("pair") == student)
+    for ax, pair in zip(axes[0], pairs):
+        part = tr.filter(pl.col("pair") == pair)
         for correct, color in ((True, "tab:green"), (False, "tab:red")):
             values = part.filter(pl.col("correct") == correct)["score"].to_list()
             ax.hist(values, bins=11, range=(0, 1), alpha=0.6, color=color,
                     label=f"TA {'correct' if correct else 'wrong'} ({len(values)})")
-        ax.set_xlabel(f"LbT score ({student})")
+        ax.set_xlabel(f"LbT score ({pair})")
         ax.set_ylabel("TRs")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -108,8 +108,6 @@ def score_separation(params: Params) -> tuple[plt.Figure, pl.DataFrame]:
 
 
 def _scored_rationales(params: Params) -> pl.DataFrame:
-    from lbt.stages import read_rationales
-
     return read_rationales(params).join(pl.read_parquet(paths.LBT_SCORES), on=["tp_id", "teacher", "sample"])
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Protocol, Sequence
 
 
@@ -91,7 +91,6 @@ class Backend(Protocol):
 class GenerationStats:
     requested: int = 0  # samples asked for
     generated: int = 0  # samples the backend produced (cache misses)
-    by_finish: dict[str, int] = field(default_factory=dict)
 
     @property
     def cached(self) -> int:

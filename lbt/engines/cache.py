@@ -100,14 +100,9 @@ class Engine:
                     self.cache.put_many(identity, fresh)
                 done.update(fresh)
                 bar.update(len(chunk))
-        self._count(samples, len(todo), [done[k] for k in keys])
+        self.stats.requested += len(samples)
+        self.stats.generated += len(todo)
         out, it = [], iter(keys)
         for r in requests:
             out.append([done[next(it)] for _ in range(r.n)])
         return out
-
-    def _count(self, samples: list[Sample], generated: int, completions: list[Completion]) -> None:
-        self.stats.requested += len(samples)
-        self.stats.generated += generated
-        for c in completions:
-            self.stats.by_finish[c.finish_reason] = self.stats.by_finish.get(c.finish_reason, 0) + 1

@@ -774,12 +774,6 @@ def verifier_stats() -> dict[str, Any]:
     return {"workers": pool.n_workers, "timeout_s": pool.timeout_s, "timeouts": pool.timeouts}
 
 
-def shutdown_verifier() -> None:
-    """Stop the math-verify workers (they restart on the next call that needs them)."""
-    if _POOL is not None:
-        _POOL.close()
-
-
 # ---------------------------------------------------------------------------------------------
 # Grading
 # ---------------------------------------------------------------------------------------------
@@ -788,13 +782,6 @@ _VERDICTS: dict[tuple[str, str], bool] = {}
 _DESCRIPTIONS: dict[str, Description] = {}
 _NORMALISED: dict[str, str] = {}
 _CACHE_LIMIT = 2_000_000
-
-
-def clear_caches() -> None:
-    """Forget memoised verdicts, descriptions and normal forms."""
-    _VERDICTS.clear()
-    _DESCRIPTIONS.clear()
-    _NORMALISED.clear()
 
 
 def normalized(answer: str) -> str:
