@@ -94,3 +94,13 @@ def test_request_needs_one_of_prompt_or_messages():
         GenerationRequest()
     with pytest.raises(ValueError, match="exactly one"):
         GenerationRequest(prompt="x", messages=(("user", "x"),))
+
+
+def test_close_releases_the_model_and_the_cache(tiny_student, tmp_path):
+    engine = make_engine(HFModel(name="s", path=str(tiny_student)), tmp_path / "cache.sqlite")
+    engine.generate([_request(QUESTIONS[0], 2)])
+    with engine:
+        pass  # leaving the block closes it
+    assert engine.backend.model is None
+    with pytest.raises(Exception, match="closed"):
+        engine.cache.count()

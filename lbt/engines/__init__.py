@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from lbt.engines.base import Completion, GenerationRequest, derive_seed
-from lbt.engines.cache import Engine, RequestCache
+from lbt.engines.cache import RequestCache
 from lbt.engines.config import HFModel, ModelConfig, OpenAIModel, VLLMModel
+from lbt.engines.engine import Engine
 
 
 def make_backend(config: ModelConfig):

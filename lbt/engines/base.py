@@ -86,6 +86,10 @@ class Backend(Protocol):
         """One completion per sample, in order."""
         ...
 
+    def close(self) -> None:
+        """Release what the backend holds (weights, GPU memory, connections)."""
+        ...
+
 
 @dataclass
 class GenerationStats:

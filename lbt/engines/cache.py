@@ -7,16 +7,11 @@ samples, and a run killed half-way resumes where it stopped.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from pathlib import Path
 from typing import Sequence
 
-from tqdm import tqdm
-
-from lbt.engines.base import Backend, Completion, GenerationRequest, GenerationStats, Sample
-
-log = logging.getLogger(__name__)
+from lbt.engines.base import Completion, Sample
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
@@ -61,6 +56,9 @@ class RequestCache:
                 [(backend, req, idx, c.text, c.n_tokens, c.finish_reason) for (req, idx), c in items],
             )
 
+    def close(self) -> None:
+        self.db.close()
+
     def count(self, backend: str | None = None) -> int:
         if backend is None:
             return self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
@@ -71,38 +69,3 @@ def cache_key(sample: Sample) -> tuple[str, int]:
     """Greedy samples are all the same: they share index 0."""
     index = 0 if sample.request.temperature == 0 else sample.index
     return sample.request.sampling_key(), index
-
-
-class Engine:
-    """What stages call: requests in, `n` completions per request out, through the cache."""
-
-    def __init__(self, backend: Backend, cache: RequestCache | None, name: str, chunk_size: int = 256):
-        self.backend, self.cache, self.name, self.chunk_size = backend, cache, name, chunk_size
-        self.stats = GenerationStats()
-
-    def generate(self, requests: Sequence[GenerationRequest], desc: str = "generate") -> list[list[Completion]]:
-        samples = [s for r in requests for s in r.samples()]
-        keys = [cache_key(s) for s in samples]
-        identity = self.backend.identity
-        done = self.cache.get_many(identity, keys) if self.cache else {}
-        todo: dict[tuple[str, int], Sample] = {}
-        for key, sample in zip(keys, samples):
-            if key not in done:
-                todo.setdefault(key, sample)
-        log.info("%s: %d samples, %d cached, %d to generate", desc, len(samples), len(samples) - len(todo), len(todo))
-        pending = list(todo.items())
-        with tqdm(total=len(pending), desc=f"{desc} [{self.name}]", mininterval=2, disable=not pending) as bar:
-            for start in range(0, len(pending), self.chunk_size):
-                chunk = pending[start : start + self.chunk_size]
-                completions = self.backend.generate_samples([s for _, s in chunk])
-                fresh = list(zip([k for k, _ in chunk], completions))
-                if self.cache:
-                    self.cache.put_many(identity, fresh)
-                done.update(fresh)
-                bar.update(len(chunk))
-        self.stats.requested += len(samples)
-        self.stats.generated += len(todo)
-        out, it = [], iter(keys)
-        for r in requests:
-            out.append([done[next(it)] for _ in range(r.n)])
-        return out

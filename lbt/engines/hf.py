@@ -38,6 +38,12 @@ class HFBackend:
     def identity(self) -> str:
         return self._identity
 
+    def close(self) -> None:
+        """Drop the weights (and free cached GPU memory when on a GPU)."""
+        self.model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def render(self, sample: Sample) -> str:
         request = sample.request
         if request.prompt is not None:

@@ -146,6 +146,9 @@ class OpenAIBackend:
         prefix = "azure-openai" if self.config.api_type == "azure" else "openai"
         return f"{prefix}:{self.config.model}"
 
+    def close(self) -> None:
+        """Nothing to release: each `generate_samples` call opens and closes its own connections."""
+
     def __repr__(self) -> str:
         return (
             f"OpenAIBackend(model={self.config.model!r}, api_type={self.config.api_type!r}, "

@@ -47,6 +47,24 @@ class VLLMBackend:
     def identity(self) -> str:
         return self._identity
 
+    def close(self) -> None:
+        """Shut the engine down and free its GPU memory, so another model can load."""
+        llm, self.llm = self.llm, None
+        shutdown = getattr(getattr(llm, "llm_engine", None), "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        del llm
+        import gc
+
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
     def _chat_prompt(self, request: GenerationRequest) -> dict[str, Any]:
         """Render chat messages with the model's template, as token ids.
 

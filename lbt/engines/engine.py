@@ -1,0 +1,68 @@
+"""What stages call: requests in, `n` completions per request out, through the request cache.
+
+An `Engine` wraps one backend (hf, vllm, openai) and one `RequestCache`; it generates only the
+samples the cache lacks, stores each chunk as soon as it is done, and counts what it asked for
+and what it generated. `close()` releases the backend (GPU memory, worker threads, connections)
+so that one stage can run several models one after another.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from tqdm import tqdm
+
+from lbt.engines.base import Backend, Completion, GenerationRequest, GenerationStats, Sample
+from lbt.engines.cache import RequestCache, cache_key
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """What stages call: requests in, `n` completions per request out, through the cache."""
+
+    def __init__(self, backend: Backend, cache: RequestCache | None, name: str, chunk_size: int = 256):
+        self.backend, self.cache, self.name, self.chunk_size = backend, cache, name, chunk_size
+        self.stats = GenerationStats()
+
+    def generate(self, requests: Sequence[GenerationRequest], desc: str = "generate") -> list[list[Completion]]:
+        samples = [s for r in requests for s in r.samples()]
+        keys = [cache_key(s) for s in samples]
+        identity = self.backend.identity
+        done = self.cache.get_many(identity, keys) if self.cache else {}
+        todo: dict[tuple[str, int], Sample] = {}
+        for key, sample in zip(keys, samples):
+            if key not in done:
+                todo.setdefault(key, sample)
+        log.info("%s: %d samples, %d cached, %d to generate", desc, len(samples), len(samples) - len(todo), len(todo))
+        pending = list(todo.items())
+        with tqdm(total=len(pending), desc=f"{desc} [{self.name}]", mininterval=2, disable=not pending) as bar:
+            for start in range(0, len(pending), self.chunk_size):
+                chunk = pending[start : start + self.chunk_size]
+                completions = self.backend.generate_samples([s for _, s in chunk])
+                fresh = list(zip([k for k, _ in chunk], completions))
+                if self.cache:
+                    self.cache.put_many(identity, fresh)
+                done.update(fresh)
+                bar.update(len(chunk))
+        self.stats.requested += len(samples)
+        self.stats.generated += len(todo)
+        out, it = [], iter(keys)
+        for r in requests:
+            out.append([done[next(it)] for _ in range(r.n)])
+        return out
+
+    def close(self) -> None:
+        """Release the backend's resources; the engine cannot generate afterwards."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
