@@ -1,0 +1,1 @@
+"""lbt: Learning by Teaching (Ning et al., NeurIPS 2024) as a reproducible DVC + papermill pipeline."""

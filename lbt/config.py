@@ -1,121 +1,69 @@
-"""The typed schema of params.yaml and its one loader.
+"""The params.yaml schema and its loader.
 
-Every key is declared here (or in the module it configures); an unknown key, a wrong type or
-an out-of-range value stops the run before any work with one sentence naming the key.
+Each top-level section has a schema that lives in the room it configures (`SECTIONS` names
+them; they are imported only when needed). A stage loads only the sections it reads
+(`load_params(path, reads=[...])`), so a change to one method's schema never reruns another
+method's stages, and reading an undeclared section is an error. The `check` stage, which runs
+first on every `dvc repro`, validates the whole file (`load_params(path)`): an unknown key, a
+wrong type or an out-of-range value stops the run with one sentence naming the key.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+import typing
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from lbt.engines.config import HFModel, ModelConfig
-from lbt.tasks.math import MathPromptConfig
-from lbt.toy.config import ToyTrainConfig, ToyWorldConfig
+# section -> "module:attribute" of its schema (a pydantic model or a type)
+SECTIONS: dict[str, str] = {
+    "task": "lbt.tasks.registry:TaskName",
+    "seed": "builtins:int",
+    "cache_path": "builtins:str",
+    "toy": "lbt.toy.config:ToyParams",
+    "math": "lbt.tasks.math.config:MathParams",
+    "teachers": "lbt.engines.config:NamedModels",
+    "students": "lbt.engines.config:NamedModels",
+    "rationales": "lbt.teaching.config:RationaleParams",
+    "exam": "lbt.teaching.config:ExamParams",
+    "selection": "lbt.methods.m1.config:SelectionParams",
+}
 
-SELECTION_METHODS = ("greedy", "sc", "m1_max", "m1_sum", "m1_avg")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 class ParamsError(ValueError):
     """A problem with params.yaml that the user can fix; the message is one sentence."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params:
+    """The validated sections a stage reads, as attributes (`params.rationales.num_rationales`,
+    `params.teachers["teacher"]`). A section that was not declared raises `ParamsError`."""
 
+    def __init__(self, values: dict[str, Any], source: str) -> None:
+        self._values, self._source = values, source
 
-class ToyParams(_Section):
-    world: ToyWorldConfig = Field(default_factory=ToyWorldConfig)
-    train: ToyTrainConfig = Field(default_factory=ToyTrainConfig)
-
-
-class SamplingParams(_Section):
-    temperature: float = Field(1.0, ge=0, description="0 is greedy.")
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(0, ge=0, description="0 turns top-k off.")
-    max_tokens: int = Field(64, ge=1)
-
-
-class RationaleParams(SamplingParams):
-    num_rationales: int = Field(16, ge=1, description="Sampled TRs per TP.")
-
-
-class ExamParams(SamplingParams):
-    repeats: int = Field(1, ge=1, description="Times each EP is answered per TR and student.")
-    max_eps: int | None = Field(None, ge=1, description="Use at most this many EPs per TP (None: all).")
-
-
-class SelectionParams(_Section):
-    methods: list[Literal[SELECTION_METHODS]] = Field(default_factory=lambda: list(SELECTION_METHODS))
-    resample_sizes: list[int] = Field(
-        default_factory=lambda: [1, 2, 4, 8, 16],
-        description="Numbers of TRs per TP for the accuracy-vs-N analysis (subsets of the N sampled).",
-    )
-    resample_trials: int = Field(50, ge=1, description="Random subsets drawn per size.")
-
-    @model_validator(mode="after")
-    def _positive_sizes(self) -> "SelectionParams":
-        if any(n < 1 for n in self.resample_sizes):
-            raise ValueError("every resample size must be at least 1")
-        return self
-
-
-class MathParams(_Section):
-    raw_dir: str = Field(
-        "../shared/datasets", description="Folder holding math500/, MATH/ and fneval/ (see the README)."
-    )
-    grouping: Literal["equivalence", "exact"] = Field(
-        "equivalence",
-        description="How SC and M1 group answers: by math equivalence, or by exact string as in "
-        "the paper. The selection stage reports both; this one is the headline.",
-    )
-    prompt: MathPromptConfig = Field(default_factory=MathPromptConfig)
-
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-
-
-def _named(models: dict[str, ModelConfig], what: str) -> dict[str, ModelConfig]:
-    for key, model in models.items():
-        if not _NAME.match(key) or "__" in key:
-            raise ValueError(
-                f"{what} name {key!r} must start with a letter or digit and use only letters, digits, "
-                "'_', '.', '+', '-' (no '__'): it names files and DVC stages"
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._values:
+            raise ParamsError(
+                f"{self._source}: section `{name}` was read but not declared by this stage; add it to "
+                "the stage's `reads` in lbt/pipeline.py so that DVC tracks it."
             )
-        model.name = key
-    return models
+        return self._values[name]
+
+    def has(self, name: str) -> bool:
+        return name in self._values
 
 
-class Params(_Section):
-    task: Literal["toy", "math"] = Field("toy", description="Which task the pipeline runs.")
-    seed: int = Field(0, description="Base seed: every sample's seed derives from it and the ids.")
-    cache_path: str = Field(".cache/lbt/generations.sqlite", description="The request cache (SQLite).")
-    toy: ToyParams = Field(default_factory=ToyParams)
-    math: MathParams = Field(default_factory=MathParams)
-    teachers: dict[str, ModelConfig] = Field(
-        default_factory=lambda: {"teacher": HFModel(path="data/models/teacher")}, min_length=1,
-        description="Teacher models by name; each gets its own rationales stage.",
-    )
-    students: dict[str, ModelConfig] = Field(
-        default_factory=lambda: {"student": HFModel(path="data/models/student")}, min_length=1,
-        description="Student models by name; every (teacher, student) pair gets an exams stage.",
-    )
-    rationales: RationaleParams = Field(default_factory=lambda: RationaleParams(max_tokens=48))
-    exam: ExamParams = Field(default_factory=lambda: ExamParams(max_tokens=48))
-    selection: SelectionParams = Field(default_factory=SelectionParams)
-
-    @model_validator(mode="after")
-    def _name_models(self) -> "Params":
-        _named(self.teachers, "teacher")
-        _named(self.students, "student")
-        return self
-
-
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = "params.yaml", reads: list[str] | None = None) -> Params:
+    """The sections `reads` of the params file (all sections when None), validated."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path} not found: run from the project root or pass the path of params.yaml.")
@@ -123,22 +71,117 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ParamsError(f"{path} is not valid YAML: {err}".replace("\n", " ")) from None
-    return parse_params(raw, source=str(path))
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path} must hold a mapping of sections, not {type(raw).__name__}.")
+    return parse_params(raw, reads, source=str(path))
 
 
-def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+def parse_params(raw: dict[str, Any], reads: list[str] | None = None, source: str = "params.yaml") -> Params:
+    if reads is None:
+        unknown = sorted(set(raw) - set(SECTIONS))
+        if unknown:
+            raise ParamsError(f"{source}: unknown key `{unknown[0]}`; check its spelling against the documented "
+                              "keys in the README.")
+        reads = list(raw)
+    values: dict[str, Any] = {}
+    for dotted in reads:
+        top, *rest = dotted.split(".")
+        if top not in SECTIONS:
+            raise ParamsError(f"{source}: no section `{top}` is known (reading `{dotted}`).")
+        node = raw
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ParamsError(f"{source}: `{dotted}` is missing; add it (see the README for its keys).")
+            node = node[part]
+        _store(values, dotted.split("."), _validate(dotted, node, source))
+    return Params(values, source)
+
+
+def _store(values: dict[str, Any], parts: list[str], value: Any) -> None:
+    """values["toy"].world = value for ["toy", "world"]: a model section holds its declared
+    children as attributes, a mapping section (teachers) as a dict."""
+    node = values
+    for depth, part in enumerate(parts[:-1]):
+        parent = ".".join(parts[: depth + 1])
+        if part not in node:
+            node[part] = {} if _is_mapping(section_schema(parent)) else _Partial(parent)
+        child = node[part]
+        node = child if isinstance(child, dict) else child.__dict__["_children"]
+    node[parts[-1]] = value
+
+
+def _is_mapping(schema: Any) -> bool:
+    return typing.get_origin(_unwrap(schema)) is dict
+
+
+def _unwrap(schema: Any) -> Any:
+    return typing.get_args(schema)[0] if typing.get_origin(schema) is typing.Annotated else schema
+
+
+class _Partial:
+    """The declared children of a section (e.g. `toy.world` without `toy.train`)."""
+
+    def __init__(self, name: str) -> None:
+        self.__dict__["_name"], self.__dict__["_children"] = name, {}
+
+    def __getattr__(self, name: str) -> Any:
+        children = self.__dict__["_children"]
+        if name not in children:
+            raise ParamsError(f"section `{self.__dict__['_name']}.{name}` was read but not declared by this stage.")
+        return children[name]
+
+
+def _validate(dotted: str, value: Any, source: str) -> Any:
+    schema = section_schema(dotted)
     try:
-        return Params.model_validate(raw)
+        validated = TypeAdapter(schema).validate_python(value)
     except ValidationError as err:
-        raise ParamsError(describe_error(err, raw, source)) from None
+        raise ParamsError(describe_error(err, dotted, source)) from None
+    if dotted in ("teachers", "students") or dotted.startswith(("teachers.", "students.")):
+        _name_models(dotted, validated)
+    return validated
 
 
-def describe_error(err: ValidationError, raw: dict[str, Any], source: str) -> str:
+def _name_models(dotted: str, validated: Any) -> None:
+    models = validated if isinstance(validated, dict) else {dotted.split(".", 1)[1]: validated}
+    for key, model in models.items():
+        if not _MODEL_NAME.match(key) or "__" in key:
+            raise ParamsError(
+                f"{dotted.split('.')[0].rstrip('s')} name {key!r} must start with a letter or digit and use only letters, "
+                "digits, '_', '.', '+', '-' (no '__'): it names files and DVC stages."
+            )
+        model.name = key
+
+
+@cache
+def section_schema(dotted: str) -> Any:
+    """The schema of a section or of a part of one (`toy.world`, `teachers.gpt-4o-mini`)."""
+    top, *rest = dotted.split(".")
+    module, attribute = SECTIONS[top].split(":")
+    schema: Any = getattr(importlib.import_module(module), attribute)
+    for part in rest:
+        if isinstance(schema, type) and issubclass(schema, BaseModel):
+            if part not in schema.model_fields:
+                raise ParamsError(f"`{dotted}`: `{part}` is not a key of `{top}`.")
+            schema = schema.model_fields[part].annotation
+        elif _is_mapping(schema):  # teachers.<name>
+            schema = typing.get_args(_unwrap(schema))[1]
+        else:
+            raise ParamsError(f"`{dotted}`: `{top}` has no parts.")
+    return schema
+
+
+def schema_modules(dotted: str) -> list[str]:
+    """The module that holds a section's schema (for the DVC graph)."""
+    return [SECTIONS[dotted.split(".")[0]].split(":")[0]]
+
+
+def describe_error(err: ValidationError, section: str, source: str) -> str:
     """The first validation error as one sentence naming the key and what is allowed."""
     first = err.errors()[0]
     loc = [str(p) for p in first["loc"] if not str(p).startswith(("function-", "tagged-union"))]
     loc = [p for p in loc if p not in ("hf", "vllm", "openai") or p == loc[-1]]
-    key = ".".join(loc) or "(top level)"
+    key = ".".join([section, *loc])
     if first["type"] == "extra_forbidden":
         return f"{source}: unknown key `{key}`; check its spelling against the documented keys in the README."
     got = first.get("input")

@@ -1,16 +1,61 @@
-"""What every stage notebook does first: logging on, params loaded and checked."""
+"""What stage notebooks share: start (logging, params) and showing tables and figures.
+
+Tables render as clean HTML tables (great_tables through polars' `DataFrame.style`): no shape
+line, no dtype row, no quoted strings, numbers formatted. Figures are shown as PNG images, so
+they render in executed notebooks and in the HTML report whatever matplotlib backend is active.
+"""
 
 from __future__ import annotations
 
+import io
 import logging
+from typing import Sequence
 
 import polars as pl
+from matplotlib.figure import Figure
 
 from lbt.config import Params, load_params
 
 
-def start(params_path: str = "params.yaml") -> Params:
+def start(params_path: str = "params.yaml", reads: Sequence[str] = ()) -> Params:
+    """Logging on, and the params sections this stage reads, validated."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True)
-    pl.Config.set_tbl_rows(20)
-    pl.Config.set_fmt_str_lengths(120)
-    return load_params(params_path)
+    return load_params(params_path, list(reads))
+
+
+def table(df: pl.DataFrame, title: str | None = None, decimals: int = 1, max_rows: int = 40):
+    """A styled table: floats to `decimals` places, long text left-aligned, at most `max_rows` rows."""
+    shown = df.head(max_rows)
+    floats = [c for c, t in shown.schema.items() if t.is_float()]
+    style = shown.style
+    if floats:
+        style = style.fmt_number(columns=floats, decimals=decimals)
+    style = style.sub_missing(missing_text="–")
+    if title:
+        style = style.tab_header(title=title)
+    if df.height > max_rows:
+        style = style.tab_source_note(f"First {max_rows} of {df.height} rows.")
+    return style
+
+
+def figure(fig: Figure):
+    """A figure as a PNG image for display (closes nothing: object-API figures hold no global state)."""
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return Image(data=buffer.getvalue())
+
+
+def metrics(data: dict, title: str | None = None):
+    """A flat metrics dict ({"a.b": value}) as a two-column table."""
+    flat = _flatten(data)
+    return table(pl.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]}), title)
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        out.update(_flatten(value, name + ".") if isinstance(value, dict) else {name: value})
+    return out

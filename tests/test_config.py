@@ -12,11 +12,47 @@ def _raw() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())
 
 
-def test_committed_params_yaml_is_valid():
-    params = load_params(REPO / "params.yaml")
-    assert params.task == "toy"
-    assert params.teachers["teacher"].backend == "hf" and params.teachers["teacher"].name == "teacher"
-    assert params.rationales.num_rationales >= 1
+def test_committed_params_files_are_valid_and_every_section_is_read():
+    from lbt.pipeline import unused_sections
+
+    for path in [REPO / "params.yaml", *sorted((REPO / "params").glob("*.yaml"))]:
+        load_params(path)  # every key of every section
+        assert unused_sections(yaml.safe_load(path.read_text())) == [], path
+
+
+def test_a_stage_sees_only_the_sections_it_declares():
+    params = parse_params(_raw(), reads=["seed", "toy.world", "teachers.teacher"])
+    assert params.seed == 0 and params.toy.world.n_verbs >= 2
+    assert list(params.teachers) == ["teacher"] and params.teachers["teacher"].name == "teacher"
+    with pytest.raises(ParamsError, match="`rationales` was read but not declared"):
+        params.rationales
+    with pytest.raises(ParamsError, match="`toy.train` was read but not declared"):
+        params.toy.train
+
+
+def test_a_declared_section_must_be_present_and_valid():
+    raw = _raw()
+    del raw["exam"]
+    with pytest.raises(ParamsError, match="`exam` is missing"):
+        parse_params(raw, reads=["exam"])
+    parse_params(raw, reads=["rationales"])  # a stage that does not read it runs
+    raw["rationales"]["top_p"] = 0
+    with pytest.raises(ParamsError, match="`rationales.top_p`: Input should be greater than 0"):
+        parse_params(raw, reads=["rationales"])
+
+
+def test_unknown_top_level_key_is_named():
+    raw = _raw()
+    raw["seeds"] = 1
+    with pytest.raises(ParamsError, match=r"unknown key `seeds`"):
+        parse_params(raw)
+
+
+def test_unknown_nested_key_is_named_also_in_a_section_no_stage_reads():
+    raw = _raw()
+    raw["toy"]["student"]["follow_pro"] = 0
+    with pytest.raises(ParamsError, match=r"unknown key `toy.student.follow_pro`"):
+        parse_params(raw)
 
 
 def test_unknown_key_is_named():

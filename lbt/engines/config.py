@@ -51,3 +51,6 @@ class OpenAIModel(_Model):
 
 
 ModelConfig = Annotated[Union[HFModel, VLLMModel, OpenAIModel], Field(discriminator="backend")]
+
+# The `teachers` and `students` sections: models by name (each name labels tables, files and stages).
+NamedModels = Annotated[dict[str, ModelConfig], Field(min_length=1)]

@@ -3,36 +3,47 @@
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from typing import Any, Sequence
 
 import polars as pl
 
-from lbt.tasks.base import PROBLEM_COLUMNS, Demo, PromptSpec, Task
+from lbt.tasks.base import PROBLEM_COLUMNS, SPLITS, Demo, PromptSpec, Task
+from lbt.toy.config import ToyParams
 from lbt.toy.curriculum import render_prompt
-from lbt.toy.world import ToyProblem, ToyWorld, ToyWorldConfig, worked_rationale
+from lbt.toy.world import ToyProblem, ToyWorld, worked_rationale
 
 
 class ToyTask(Task):
-    name = "toy"
+    """Needs the `toy` section to load problems; prompts and grading need nothing."""
 
-    def __init__(self, config: ToyWorldConfig):
-        self.world = ToyWorld(config)
+    name = "toy"
+    descriptive_columns = ("n_bad_verbs",)
+
+    def __init__(self, config: ToyParams | None = None):
+        self.config = config
 
     def load_problems(self) -> pl.DataFrame:
-        eval_families, train_families = self.world.families()
-        rng = random.Random(f"problems-{self.world.config.seed}")
+        if self.config is None:
+            raise ValueError("The toy task needs the `toy` params section to build its problems.")
+        world, counts = ToyWorld(self.config.world), self.config.problems
+        eval_families, train_families = world.families(counts.n_tp, counts.n_train_families)
+        rng = random.Random(f"problems-{world.config.seed}")
         rows = []
-        for roles, families in ((("tp", "ep"), eval_families), (("train", "train_ep"), train_families)):
+        for split, families in ((SPLITS["eval"], eval_families), (SPLITS["train"], train_families)):
             for verbs in families:
-                for k, problem in enumerate(self.world.variants(verbs, self.world.config.n_ep, rng)):
-                    rows.append(self._row(problem, roles[0] if k == 0 else roles[1], k))
+                for k, problem in enumerate(world.variants(verbs, counts.n_ep, rng)):
+                    rows.append(_row(world, problem, split.tp_role if k == 0 else split.ep_role, k))
         return pl.DataFrame(rows, schema={**PROBLEM_COLUMNS, "n_bad_verbs": pl.Int64}, orient="row")
 
-    def _row(self, problem: ToyProblem, role: str, k: int) -> tuple:
-        solution = worked_rationale(problem, self.world.true_ops(problem))
-        bad = sum(v in self.world.wrong_op for v in problem.verbs)
-        pid = problem.family_id if k == 0 else f"{problem.family_id}#{k}"
-        return (pid, problem.family_id, role, problem.question, solution, self.world.answer(problem), bad)
+    def summary(self) -> str:
+        if self.config is None:
+            return ""
+        w, p, s = self.config.world, self.config.problems, self.config.student
+        return (
+            f"Toy world: {w.n_verbs} verbs in chains of {w.n_steps}; {p.n_tp} TPs with {p.n_ep} EPs each; the "
+            f"teacher is wrong on {w.bad_verb_fraction:.0%} of verbs {w.teacher_wrong_prob:.0%} of the time; the "
+            f"student follows its example {s.follow_prob:.0%} of the time."
+        )
 
     def render(self, demos: Sequence[Demo], question: str, chat: bool) -> PromptSpec:
         if chat:
@@ -47,5 +58,12 @@ class ToyTask(Task):
                 return nxt if nxt.isdigit() else None
         return None
 
-    def is_correct(self, answer: str | None, gold: str) -> bool:
-        return answer is not None and answer.strip() == gold.strip()
+    def grade_many(self, answers: Sequence[str | None], golds: Sequence[Any]) -> list[float]:
+        return [float(a is not None and a.strip() == str(g).strip()) for a, g in zip(answers, golds)]
+
+
+def _row(world: ToyWorld, problem: ToyProblem, role: str, k: int) -> tuple:
+    solution = worked_rationale(problem, world.true_ops(problem))
+    bad = sum(v in world.wrong_op for v in problem.verbs)
+    pid = problem.family_id if k == 0 else f"{problem.family_id}#{k}"
+    return (pid, problem.family_id, role, problem.question, solution, world.answer(problem), bad)

@@ -1,4 +1,4 @@
-"""The toy world's knobs (params.yaml `toy.world` and `toy.train`); no heavy imports here."""
+"""The toy section of params.yaml (`toy.world`, `toy.problems`, `toy.student`, `toy.train`); light imports only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ VERB_NAMES = (
 
 
 class ToyWorldConfig(BaseModel):
+    """The world's verbs and the teacher's flaws (`toy.world`)."""
+
     model_config = ConfigDict(extra="forbid")
 
     n_verbs: int = Field(16, ge=2, le=len(VERB_NAMES), description="Verbs (procedures) in the world.")
@@ -19,14 +21,28 @@ class ToyWorldConfig(BaseModel):
     teacher_wrong_prob: float = Field(
         0.6, ge=0, le=1, description="How often the teacher uses the wrong operation on a bad verb."
     )
-    student_follow_prob: float = Field(
-        1.0, ge=0, le=1,
-        description="How often the student follows its example's operations (0: it ignores the example).",
-    )
+    seed: int = Field(0, description="Seed of the world: verbs' operations, bad verbs, problems.")
+
+
+class ToyProblemsConfig(BaseModel):
+    """How many problems the toy task draws (`toy.problems`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     n_tp: int = Field(150, ge=1, description="Teaching problems (one family each).")
     n_ep: int = Field(3, ge=1, description="Exam problems (functional variants) per teaching problem.")
     n_train_families: int = Field(60, ge=0, description="Families kept apart for training (M2, M3).")
-    seed: int = Field(0, description="Seed of the world: verbs' operations, bad verbs, problems.")
+
+
+class ToyStudentConfig(BaseModel):
+    """How the toy student learns from its example (`toy.student`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    follow_prob: float = Field(
+        1.0, ge=0, le=1,
+        description="How often the student follows its example's operations (0: it ignores the example).",
+    )
 
 
 class ToyTrainConfig(BaseModel):
@@ -43,3 +59,14 @@ class ToyTrainConfig(BaseModel):
         0.3, ge=0, le=1, description="Share of the teacher's training prompts that carry exemplars."
     )
     threads: int = Field(2, ge=1, description="torch CPU threads.")
+
+
+class ToyParams(BaseModel):
+    """The `toy` section: the toy world, its problems, its student, and the tiny models' training."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    world: ToyWorldConfig = Field(default_factory=ToyWorldConfig)
+    problems: ToyProblemsConfig = Field(default_factory=ToyProblemsConfig)
+    student: ToyStudentConfig = Field(default_factory=ToyStudentConfig)
+    train: ToyTrainConfig = Field(default_factory=ToyTrainConfig)

@@ -7,7 +7,7 @@ Prompts use the same layout as the pipeline's: in-context demos `Q … R <ration
   training prompts carry exemplars, and it uses the operation an exemplar shows for a verb, so
   better exemplars (M3) make it better.
 - The **student** always sees one example of the same family and follows its operations with
-  probability `student_follow_prob`, otherwise it uses the true operations.
+  probability `follow_prob`, otherwise it uses the true operations.
 """
 
 from __future__ import annotations
@@ -45,22 +45,22 @@ def teacher_example(world: ToyWorld, rng: random.Random, n_demos: int) -> tuple[
     return render_prompt(demos, problem.question), worked_rationale(problem, ops)
 
 
-def student_example(world: ToyWorld, rng: random.Random) -> tuple[str, str]:
+def student_example(world: ToyWorld, rng: random.Random, follow_prob: float) -> tuple[str, str]:
     chain = _random_chain(world, rng)
     demo, problem = world.random_problem(chain, rng), world.random_problem(chain, rng)
     shown = _shown_ops(world, set(chain), rng)
     demo_text = worked_rationale(demo, tuple(shown[v] for v in demo.verbs))
-    follows = rng.random() < world.config.student_follow_prob
+    follows = rng.random() < follow_prob
     ops = tuple(shown[v] for v in chain) if follows else world.true_ops(problem)
     return render_prompt([(demo.question, demo_text)], problem.question), worked_rationale(problem, ops)
 
 
 def training_batch(role: str, world: ToyWorld, rng: random.Random, size: int,
-                   fewshot_prob: float) -> list[tuple[str, str]]:
+                   fewshot_prob: float, follow_prob: float) -> list[tuple[str, str]]:
     """One batch of examples. A teacher batch is all zero-shot or all with exemplars (with
     probability `fewshot_prob`), so short prompts are not padded to the width of long ones."""
     if role == "student":
-        return [student_example(world, rng) for _ in range(size)]
+        return [student_example(world, rng, follow_prob) for _ in range(size)]
     if role == "teacher":
         fewshot = rng.random() < fewshot_prob
         return [teacher_example(world, rng, rng.choice([1, 2]) if fewshot else 0) for _ in range(size)]

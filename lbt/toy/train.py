@@ -49,8 +49,10 @@ def _batch(pairs: list[tuple[str, str]], vocab: dict[str, int], eos: int, pad: i
     return ids, labels, (ids != pad).long()
 
 
-def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Path, seed: int) -> dict:
-    """Train the `role` ("teacher" or "student") model and save model + tokenizer to `out_dir`."""
+def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Path, seed: int,
+                    follow_prob: float = 1.0) -> dict:
+    """Train the `role` ("teacher" or "student") model and save model + tokenizer to `out_dir`;
+    `follow_prob` is how often the student follows its example."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
     rng = random.Random(f"curriculum-{role}-{seed}")
@@ -68,7 +70,7 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
     losses, start = [], time.perf_counter()
     model.train()
     for _ in tqdm(range(cfg.steps), desc=f"train toy {role}", mininterval=2):
-        pairs = training_batch(role, world, rng, cfg.batch_size, cfg.teacher_fewshot_prob)
+        pairs = training_batch(role, world, rng, cfg.batch_size, cfg.teacher_fewshot_prob, follow_prob)
         ids, labels, mask = _batch(pairs, vocab, tokenizer.eos_token_id, tokenizer.pad_token_id)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad(set_to_none=True)

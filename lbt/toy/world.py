@@ -10,7 +10,7 @@ digits. A worked rationale names the operation it uses at each step:
 so a student that reads it as an in-context example can follow the same procedure on a
 variant. The teacher's knowledge is flawed on purpose: for a fraction of "bad" verbs it uses
 a fixed wrong operation with probability `teacher_wrong_prob`. The student follows the
-operations of its example with probability `student_follow_prob` and otherwise uses the true
+operations of its example with probability `toy.student.follow_prob` and otherwise uses the true
 ones (0 makes a control student that ignores its example).
 """
 
@@ -85,18 +85,18 @@ class ToyWorld:
     def vocabulary(self) -> list[str]:
         return [*MARKERS, *map(str, range(10)), *OPERATIONS, *self.verbs]
 
-    def families(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    def families(self, n_eval: int, n_train: int) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         """(evaluation families, training families): disjoint verb chains."""
-        n_steps, cfg = self.config.n_steps, self.config
+        n_steps = self.config.n_steps
         chains = list(permutations(self.verbs, n_steps))
-        random.Random(f"families-{cfg.seed}").shuffle(chains)
-        if cfg.n_tp + cfg.n_train_families > len(chains):
+        random.Random(f"families-{self.config.seed}").shuffle(chains)
+        if n_eval + n_train > len(chains):
             raise ValueError(
-                f"toy.n_tp + toy.n_train_families = {cfg.n_tp + cfg.n_train_families} exceeds the "
+                f"toy.problems.n_tp + toy.problems.n_train_families = {n_eval + n_train} exceeds the "
                 f"{len(chains)} families of {len(self.verbs)} verbs in chains of {n_steps}: "
-                "raise toy.n_verbs or toy.n_steps, or lower those counts."
+                "raise toy.world.n_verbs or toy.world.n_steps, or lower those counts."
             )
-        return chains[: cfg.n_tp], chains[cfg.n_tp : cfg.n_tp + cfg.n_train_families]
+        return chains[:n_eval], chains[n_eval : n_eval + n_train]
 
     def random_problem(self, verbs: tuple[str, ...], rng: random.Random) -> ToyProblem:
         return ToyProblem(verbs, tuple(rng.randrange(10) for _ in range(len(verbs) + 1)))

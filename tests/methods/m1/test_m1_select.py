@@ -3,7 +3,8 @@
 import polars as pl
 import pytest
 
-from lbt.select import resampled_accuracy, select
+from lbt.methods.m1.analysis import resampled_accuracy
+from lbt.methods.m1.select import select
 
 METHODS = ["sc", "m1_max", "m1_sum", "m1_avg"]
 

@@ -6,12 +6,14 @@ import polars as pl
 
 from lbt.tasks.base import PROBLEM_COLUMNS
 from lbt.tasks.toy import ToyTask
+from lbt.toy.config import ToyParams, ToyProblemsConfig
 from lbt.toy.curriculum import student_example, teacher_example
 from lbt.toy.world import OPERATIONS, ToyWorld, ToyWorldConfig, parse_question, worked_rationale
 
 
 def test_problems_table_has_disjoint_families_and_variants():
-    problems = ToyTask(ToyWorldConfig(n_tp=20, n_ep=3, n_train_families=10)).load_problems()
+    config = ToyParams(problems=ToyProblemsConfig(n_tp=20, n_ep=3, n_train_families=10))
+    problems = ToyTask(config).load_problems()
     assert problems.columns[: len(PROBLEM_COLUMNS)] == list(PROBLEM_COLUMNS)
     counts = dict(problems.group_by("role").len().iter_rows())
     assert counts == {"tp": 20, "ep": 60, "train": 10, "train_ep": 30}
@@ -46,10 +48,10 @@ def test_teacher_is_wrong_on_bad_verbs_at_the_configured_rate():
 
 
 def test_control_student_curriculum_ignores_the_example():
-    world = ToyWorld(ToyWorldConfig(student_follow_prob=0.0))
+    world = ToyWorld(ToyWorldConfig())
     rng = random.Random(0)
     for _ in range(50):
-        prompt, completion = student_example(world, rng)
+        prompt, completion = student_example(world, rng, follow_prob=0.0)
         problem = parse_question(prompt.split(" | ")[-1].removesuffix(" R"))
         assert completion == worked_rationale(problem, world.true_ops(problem))
 
@@ -57,27 +59,43 @@ def test_control_student_curriculum_ignores_the_example():
 def test_teacher_curriculum_follows_exemplars():
     world = ToyWorld(ToyWorldConfig())
     rng = random.Random(1)
+    checked = 0
     for _ in range(50):
         prompt, completion = teacher_example(world, rng, n_demos=2)
-        demos = prompt.split(" | ")[:-1]
         shown = {}
-        for demo in demos:
+        for demo in prompt.split(" | ")[:-1]:
             for step in demo.split(" R ")[1].split(" ; ")[:-1]:
                 verb, _, op = step.split()[:3]
                 shown[verb] = op
-        for step in completion.split(" ; ")[:-1]:
-            verb, _, op = step.split()[:3]
-            if verb in shown:
-                assert op == shown[verb]
+        used = {step.split()[0]: step.split()[2] for step in completion.split(" ; ")[:-1]}
+        shared = used.keys() & shown.keys()
+        assert shared, "every teacher exemplar shares a verb with the question"
+        assert {v: used[v] for v in shared} == {v: shown[v] for v in shared}
+        checked += len(shared)
+    assert checked >= 50
 
 
 def test_answer_extraction_counts_garbage_as_no_answer():
-    task = ToyTask(ToyWorldConfig())
+    task = ToyTask()
     assert task.extract_answer("blip : add 3 7 = 0 ; A 0") == "0"
     assert task.extract_answer("blip : add 3 7 = 0 ; A") is None
     assert task.extract_answer("A zork") is None
     assert task.extract_answer("") is None
-    assert not task.is_correct(None, "3") and task.is_correct("3", "3")
+    assert task.grade_many([None, "3", " 3 ", "4"], ["3", "3", "3", "3"]) == [0.0, 1.0, 1.0, 0.0]
+
+
+def test_exams_are_the_functional_variants_of_each_tp_in_its_split():
+    from lbt.tasks.base import SPLITS
+
+    task = ToyTask(ToyParams(problems=ToyProblemsConfig(n_tp=5, n_ep=3, n_train_families=4)))
+    problems = task.load_problems()
+    family = dict(zip(problems["problem_id"], problems["family_id"]))
+    role = dict(zip(problems["problem_id"], problems["role"]))
+    for split, tps, ep_role in ((SPLITS["eval"], 5, "ep"), (SPLITS["train"], 4, "train_ep")):
+        sets = task.exam_sets(problems, split)
+        assert sets["tp_id"].n_unique() == tps and sets.height == 3 * tps
+        assert all(family[t] == family[e] and role[e] == ep_role for t, e in sets.iter_rows())
+    assert task.exam_sets(problems, SPLITS["eval"], max_eps=2).height == 2 * 5
 
 
 def test_curriculum_is_the_same_in_every_process():
@@ -87,7 +105,7 @@ def test_curriculum_is_the_same_in_every_process():
 
     code = ("import random; from lbt.toy.world import ToyWorld, ToyWorldConfig; "
             "from lbt.toy.curriculum import training_batch; w = ToyWorld(ToyWorldConfig()); "
-            "r = random.Random(0); print([training_batch(role, w, r, 8, 1.0) for role in ('teacher', 'student')])")
+            "r = random.Random(0); print([training_batch(role, w, r, 8, 1.0, 0.5) for role in ('teacher', 'student')])")
     outputs = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout

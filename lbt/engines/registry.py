@@ -1,0 +1,33 @@
+"""Engines by backend name, each wrapped in the request cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lbt.engines.cache import RequestCache
+from lbt.engines.config import HFModel, ModelConfig, OpenAIModel, VLLMModel
+from lbt.engines.engine import Engine
+
+BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
+
+
+def make_backend(config: ModelConfig):
+    """The backend for one model entry; heavy libraries are imported only when used."""
+    if isinstance(config, HFModel):
+        from lbt.engines.hf import HFBackend
+
+        return HFBackend(config)
+    if isinstance(config, VLLMModel):
+        from lbt.engines.vllm import VLLMBackend
+
+        return VLLMBackend(config)
+    if isinstance(config, OpenAIModel):
+        from lbt.engines.openai import OpenAIBackend
+
+        return OpenAIBackend(config)
+    raise TypeError(f"No backend for {type(config).__name__}.")
+
+
+def make_engine(config: ModelConfig, cache_path: str | Path | None) -> Engine:
+    cache = RequestCache(cache_path) if cache_path else None
+    return Engine(make_backend(config), cache, config.name)

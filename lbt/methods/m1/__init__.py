@@ -1,0 +1,2 @@
+"""M1: pick each teaching problem's answer by LbT score (selection rules in `select`, analyses
+in `analysis`, the stage in `stages`, params and method names in `config`)."""

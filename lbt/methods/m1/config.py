@@ -1,0 +1,43 @@
+"""M1's method names and the `selection` section of params.yaml (light imports only)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Method(StrEnum):
+    """Answer-selection methods; the value is the name used in params, tables and metrics."""
+
+    GREEDY = "greedy"  # the teacher's temperature-0 answer
+    SC = "sc"  # self-consistency: the answer class with most votes
+    M1_MAX = "m1_max"  # highest single LbT score
+    M1_SUM = "m1_sum"  # highest sum of LbT scores
+    M1_AVG = "m1_avg"  # highest mean LbT score
+
+    @property
+    def label(self) -> str:
+        return {"greedy": "Greedy", "sc": "SC"}.get(self.value, self.value.upper().replace("_", "-"))
+
+    @property
+    def uses_scores(self) -> bool:
+        return self.value.startswith("m1_")
+
+
+class SelectionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    methods: list[Method] = Field(default_factory=lambda: list(Method), description="Methods to run and report.")
+    resample_sizes: list[int] = Field(
+        default_factory=lambda: [1, 2, 4, 8, 16],
+        description="Numbers of TRs per TP for the accuracy-vs-N analysis (subsets of the N sampled).",
+    )
+    resample_trials: int = Field(50, ge=1, description="Random subsets drawn per size.")
+
+    @field_validator("resample_sizes")
+    @classmethod
+    def _positive_sizes(cls, sizes: list[int]) -> list[int]:
+        if any(n < 1 for n in sizes):
+            raise ValueError("every resample size must be at least 1")
+        return sizes

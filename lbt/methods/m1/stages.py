@@ -1,0 +1,70 @@
+"""The M1 selection stage: candidates from every (teacher, student) pair, the picks of every
+method under every grouping the task offers, the analyses, metrics and plots."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lbt import paths
+from lbt.config import Params
+from lbt.methods.m1 import plots
+from lbt.methods.m1.analysis import accuracy, breakdown, nested, resampled_accuracy, selection_metrics
+from lbt.methods.m1.config import Method
+from lbt.methods.m1.select import select
+from lbt.tables import write_json, write_table
+from lbt.tasks.base import SPLITS, GroupingMode, Task
+from lbt.tasks.registry import make_task
+
+KEYS = ["teacher", "student", "tp_id"]
+SPLIT = SPLITS["eval"]
+
+
+def select_stage(params: Params) -> dict:
+    sel, task = params.selection, make_task(params)
+    ranked = [m for m in sel.methods if m != Method.GREEDY]
+    cands = {mode: candidates(params, task, mode) for mode in task.grouping_modes}
+    task.close()
+    picks = {mode: _pick(params, c, ranked) for mode, c in cands.items()}
+    headline = task.grouping_modes[0]
+    picked = picks[headline]
+    write_table(picked, paths.SELECTIONS)
+    acc = accuracy(picked, ["teacher", "student", "method"])
+    curve = resampled_accuracy(cands[headline], KEYS, ranked, sel.resample_sizes, sel.resample_trials, params.seed)
+    write_table(curve, paths.RESAMPLING)
+    problems = pl.read_parquet(paths.PROBLEMS)
+    write_table(breakdown(picked, problems, task.descriptive_columns, SPLIT.tp_role), paths.BREAKDOWN)
+    metrics = selection_metrics(acc, cands[headline], KEYS)
+    if len(picks) > 1:
+        metrics["accuracy_by_grouping"] = {
+            mode: nested(accuracy(p, ["teacher", "student", "method"]), "accuracy") for mode, p in picks.items()}
+    write_json(paths.SELECTION_METRICS, metrics)
+    plots.write_selection_plots(acc, curve)
+    return metrics
+
+
+def read_rationales(params: Params) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(paths.rationales(t)) for t in params.teachers])
+
+
+def candidates(params: Params, task: Task, mode: GroupingMode) -> pl.DataFrame:
+    """Per (teacher, student, TP, sample): the TR's answer class, correctness and LbT score."""
+    tr = read_rationales(params)
+    scopes = [f"{t}\x1f{p}" for t, p in zip(tr["teacher"], tr["tp_id"])]
+    groups = task.answer_groups(tr["answer"].to_list(), scopes=scopes, mode=mode)
+    return tr.with_columns(group=pl.Series(groups, dtype=pl.String)).join(
+        pl.read_parquet(paths.lbt_scores()), on=["tp_id", "teacher", "sample"]).select(
+        "teacher", "student", "tp_id", "sample", "answer", "group", "correct", "score")
+
+
+def _pick(params: Params, cands: pl.DataFrame, ranked: list[Method]) -> pl.DataFrame:
+    picked = select(cands, KEYS, ranked)
+    return pl.concat([picked, _greedy_rows(params)]) if Method.GREEDY in params.selection.methods else picked
+
+
+def _greedy_rows(params: Params) -> pl.DataFrame:
+    rows = []
+    for teacher in params.teachers:
+        greedy = pl.read_parquet(paths.greedy(teacher)).select(
+            "teacher", "tp_id", group="answer", correct="correct", method=pl.lit(str(Method.GREEDY)))
+        rows += [greedy.with_columns(student=pl.lit(s)) for s in params.students]
+    return pl.concat(rows).select("teacher", "student", "tp_id", "group", "correct", "method")

@@ -1,0 +1,323 @@
+"""The DVC pipeline, generated from params.yaml so that its graph tells the truth.
+
+Each stage depends on exactly the code it imports (the import graph of its notebook and of
+the stage runner, read from the source), the params sections it reads, the model folders of
+the models it runs, and the data of the stages before it. Which stages exist follows the
+params file: toy models are trained only for the toy task, one rationales stage per teacher,
+one exams stage per (teacher, student) pair. DVC's own templating cannot express this (a
+missing params key is an error, `${item.path}` fails for an API model, deps lists cannot be
+interpolated), so `dvc.yaml` is written by
+
+    python -m lbt.pipeline            # write dvc.yaml from params.yaml (after changing task/teachers/students)
+    python -m lbt.pipeline --list     # the stages, what they read and import
+    python -m lbt.pipeline check      # the first stage of every `dvc repro`
+
+`check` runs on every `dvc repro` (always changed) before any other stage: it validates every
+key of params.yaml, also keys no stage reads, and stops when dvc.yaml is out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lbt import paths
+from lbt.config import SECTIONS, ParamsError, load_params, schema_modules
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "# Generated from params.yaml by `python -m lbt.pipeline`: edit params.yaml and rerun that, not this file.\n"
+
+# The params sections a task's stages read: to build problems, and to prompt/grade/group answers.
+TASK_SECTIONS = {
+    "toy": {"problems": ["toy.world", "toy.problems"], "answers": [], "report": ["toy"]},
+    "math": {"problems": ["math"], "answers": ["math"], "report": ["math"]},
+}
+TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math"}
+BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
+# Modules whose imports inside functions pick one of several implementations by params: the
+# graph follows only the implementation a stage uses (its task, its models' backends).
+DISPATCH = {"lbt.tasks.registry", "lbt.engines.registry"}
+RUNNER = "lbt.stage"
+
+
+@dataclass
+class Stage:
+    name: str
+    notebook: str  # under notebooks/, without .ipynb ("" for the check stage)
+    reads: list[str]
+    deps: list[str] = field(default_factory=list)
+    outs: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    plots: list[Any] = field(default_factory=list)
+    args: dict[str, str] = field(default_factory=dict)
+    models: list[dict] = field(default_factory=list)  # raw model entries it runs
+    html: str | None = None
+
+
+# -- the stages of a params file ----------------------------------------------------------------
+
+
+def stages_for(raw: dict) -> list[Stage]:
+    task = raw.get("task", "toy")
+    if task not in TASK_SECTIONS:
+        raise ParamsError(f"params.yaml: `task`: must be one of {', '.join(TASK_SECTIONS)} (got {task!r}).")
+    teachers, students = raw.get("teachers") or {}, raw.get("students") or {}
+    sections = TASK_SECTIONS[task]
+    stages = [Stage("prepare", "tasks/prepare", ["task", *sections["problems"]], outs=[str(paths.PROBLEMS)])]
+    if task == "toy":
+        stages += [_train_stage(role) for role in ("teacher", "student")]
+    stages += [_rationales_stage(t, m, sections["answers"]) for t, m in teachers.items()]
+    stages += [_exams_stage(t, s, m, sections["answers"]) for t in teachers for s, m in students.items()]
+    pairs = [(t, s) for t in teachers for s in students]
+    stages.append(Stage("scores", "teaching/scores", ["teachers", "students"],
+                        deps=[str(paths.exams(t, s)) for t, s in pairs], outs=[str(paths.lbt_scores())]))
+    stages.append(_select_stage(list(teachers), sections["answers"]))
+    stages.append(_report_stage(list(teachers), pairs, sections["report"]))
+    return stages
+
+
+def _train_stage(role: str) -> Stage:
+    reads = ["seed", "toy.world", "toy.train"] + (["toy.student"] if role == "student" else [])
+    return Stage(f"train_{role}", "toy/train", reads, outs=[str(paths.toy_model(role))],
+                 metrics=[str(paths.train_metrics(role))], args={"role": role})
+
+
+def _rationales_stage(teacher: str, model: dict, answers: list[str]) -> Stage:
+    return Stage(
+        f"rationales-{teacher}", "teaching/rationales",
+        ["task", *answers, "seed", "cache_path", f"teachers.{teacher}", "rationales"],
+        deps=[str(paths.PROBLEMS)], outs=[str(paths.rationales(teacher)), str(paths.greedy(teacher))],
+        metrics=[str(paths.rationales_metrics(teacher))], args={"teacher": teacher}, models=[model],
+    )
+
+
+def _exams_stage(teacher: str, student: str, model: dict, answers: list[str]) -> Stage:
+    return Stage(
+        f"exams-{paths.pair_name(teacher, student)}", "teaching/exams",
+        ["task", *answers, "seed", "cache_path", f"students.{student}", "exam"],
+        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher))], outs=[str(paths.exams(teacher, student))],
+        metrics=[str(paths.exams_metrics(teacher, student))], args={"teacher": teacher, "student": student},
+        models=[model],
+    )
+
+
+def _select_stage(teachers: list[str], answers: list[str]) -> Stage:
+    return Stage(
+        "select", "m1/select", ["task", *answers, "seed", "teachers", "students", "selection"],
+        deps=[str(paths.PROBLEMS), str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
+              *(str(paths.greedy(t)) for t in teachers)],
+        outs=[str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN)],
+        metrics=[str(paths.SELECTION_METRICS)],
+        plots=[
+            {str(paths.plot_data("accuracy_by_method")): {"template": "bar_horizontal", "x": "accuracy", "y": "method"}},
+            {str(paths.plot_data("accuracy_vs_n")): {"x": "n", "y": "mean"}},
+            str(paths.figure("accuracy_by_method")), str(paths.figure("accuracy_vs_n")),
+        ],
+    )
+
+
+def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str]) -> Stage:
+    deps = [str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN), str(paths.SELECTION_METRICS),
+            str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
+            *(str(paths.rationales_metrics(t)) for t in teachers),
+            *(str(paths.exams_metrics(t, s)) for t, s in pairs)]
+    return Stage("report", "report/report",
+                 ["task", *task_sections, "teachers", "students", "rationales", "exam", "selection"],
+                 deps=deps, html=str(paths.REPORT_HTML))
+
+
+# -- code dependencies: the import graph ----------------------------------------------------------
+
+
+def module_file(module: str) -> Path | None:
+    """The source file of an lbt module, or None when it is not one."""
+    base = ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(tree: ast.AST, module: str | None = None) -> set[str]:
+    """The lbt modules a parsed file imports (inside functions too, except in DISPATCH modules)."""
+    nodes = tree.body if module in DISPATCH else list(ast.walk(tree))
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "lbt"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "lbt":
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}")}
+    return {m for m in found if module_file(m)}
+
+
+def closure(modules: set[str]) -> set[str]:
+    """Every lbt module reached from `modules`, with the packages (`__init__`) on the way."""
+    todo, seen = list(modules), set()
+    while todo:
+        module = todo.pop()
+        if module in seen or module_file(module) is None:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        todo += imported_modules(ast.parse(module_file(module).read_text()), module)
+    return seen
+
+
+def notebook_imports(notebook: Path) -> set[str]:
+    import json
+
+    cells = json.loads(notebook.read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return imported_modules(ast.parse(code))
+
+
+def stage_modules(stage: Stage, task: str) -> set[str]:
+    """The lbt modules a stage runs: runner, notebook imports, section schemas, task, backends."""
+    if not stage.notebook:  # the check stage
+        roots = {"lbt.pipeline", *(m for s in SECTIONS for m in schema_modules(s))}
+    else:
+        roots = {RUNNER, *notebook_imports(ROOT / paths.NOTEBOOKS / f"{stage.notebook}.ipynb")}
+        roots |= {m for r in stage.reads for m in schema_modules(r)}
+    found = closure(roots)
+    if "lbt.tasks.registry" in found:
+        found |= closure({TASK_MODULES[task]})
+    if "lbt.engines.registry" in found:
+        found |= closure({BACKEND_MODULES[m.get("backend", "hf")] for m in stage.models})
+    return found
+
+
+def code_deps(modules: set[str]) -> list[str]:
+    """The files of `modules`, a folder standing for all its files when every one is included."""
+    files = {module_file(m).relative_to(ROOT).as_posix() for m in modules}
+    return sorted(_compress(ROOT / "lbt", files))
+
+
+def _compress(folder: Path, files: set[str]) -> set[str]:
+    inside = {p.relative_to(ROOT).as_posix() for p in folder.rglob("*.py") if "__pycache__" not in p.parts}
+    if inside and inside <= files:
+        return {folder.relative_to(ROOT).as_posix()}
+    out = {f for f in files if Path(f).parent == folder.relative_to(ROOT)}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "__pycache__"):
+        out |= _compress(sub, {f for f in files if f.startswith(sub.relative_to(ROOT).as_posix() + "/")})
+    return out
+
+
+# -- dvc.yaml ------------------------------------------------------------------------------------
+
+
+def model_folder(model: dict) -> str | None:
+    """A local model's folder (a DVC dependency); API models have none."""
+    return model.get("path") if model.get("backend", "hf") in ("hf", "vllm") else None
+
+
+def dvc_stage(stage: Stage, task: str) -> dict:
+    if not stage.notebook:
+        return {"cmd": "python -m lbt.pipeline check", "always_changed": True,
+                "outs": [{str(paths.PARAMS_CHECK): {"cache": False}}]}
+    notebook = (paths.NOTEBOOKS / f"{stage.notebook}.ipynb").as_posix()
+    out = (paths.EXECUTED / f"{stage.name}.ipynb").as_posix()
+    cmd = f"python -m lbt.stage {notebook} {out} --reads {','.join(stage.reads)}"
+    cmd += "".join(f" -p {k}={v}" for k, v in stage.args.items())
+    cmd += f" --html {stage.html}" if stage.html else ""
+    folders = [f for f in map(model_folder, stage.models) if f]
+    entry: dict[str, Any] = {
+        "cmd": cmd,
+        "deps": [str(paths.PARAMS_CHECK), notebook, *code_deps(stage_modules(stage, task)), *stage.deps, *folders],
+        "params": list(stage.reads),
+        "outs": [*stage.outs, out] + ([stage.html] if stage.html else []),
+    }
+    if stage.metrics:
+        entry["metrics"] = [{m: {"cache": False}} for m in stage.metrics]
+    if stage.plots:
+        entry["plots"] = [_plot(p) for p in stage.plots]
+    return entry
+
+
+def _plot(plot: Any) -> dict:
+    if isinstance(plot, str):
+        return {plot: {"cache": False}}
+    (path, props), = plot.items()
+    return {path: {"cache": False, **props}}
+
+
+def generate(params_path: Path = paths.PARAMS) -> str:
+    """The text of dvc.yaml for the params file at `params_path`."""
+    raw = yaml.safe_load(params_path.read_text()) or {}
+    task = raw.get("task", "toy")
+    stages = [Stage("check", "", [])] + stages_for(raw)
+    _require_sections(stages, raw, params_path)
+    body = {"stages": {s.name: dvc_stage(s, task) for s in stages}}
+    return HEADER + yaml.safe_dump(body, sort_keys=False, width=1000)
+
+
+def _require_sections(stages: list[Stage], raw: dict, source: Path) -> None:
+    for stage in stages:
+        for dotted in stage.reads:
+            node = raw
+            for part in dotted.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ParamsError(f"{source}: `{dotted}` is missing, and stage {stage.name} reads it: add it "
+                                      "(the README lists every section).")
+                node = node[part]
+
+
+def unused_sections(raw: dict) -> list[str]:
+    """Top-level sections of the params file that no stage reads."""
+    read = {r.split(".")[0] for s in stages_for(raw) for r in s.reads}
+    return sorted(set(raw) - read)
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def check(params_path: Path = paths.PARAMS, dvc_yaml: Path = paths.DVC_YAML) -> None:
+    """Validate every key of the params file and that dvc.yaml was generated from it."""
+    load_params(params_path)  # all sections, every key
+    if not dvc_yaml.is_file() or dvc_yaml.read_text() != generate(params_path):
+        raise ParamsError(f"{dvc_yaml} is out of date with {params_path} (task, teachers or students changed?): "
+                          "run `python -m lbt.pipeline`, then `dvc repro` again.")
+    unused = unused_sections(yaml.safe_load(params_path.read_text()) or {})
+    if unused:
+        print(f"note: no stage reads the section(s) {', '.join(unused)} of {params_path}.", file=sys.stderr)
+    paths.PARAMS_CHECK.parent.mkdir(parents=True, exist_ok=True)
+    paths.PARAMS_CHECK.write_text('{"params": "valid", "dvc_yaml": "current"}\n')
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lbt.pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", choices=["write", "check"], default="write")
+    parser.add_argument("--params", type=Path, default=paths.PARAMS)
+    parser.add_argument("--list", action="store_true", help="list the stages, what they read and import")
+    args = parser.parse_args(argv)
+    try:
+        if args.list:
+            _print_stages(args.params)
+        elif args.command == "check":
+            check(args.params)
+        else:
+            paths.DVC_YAML.write_text(generate(args.params))
+            print(f"wrote {paths.DVC_YAML} from {args.params}")
+    except ParamsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_stages(params_path: Path) -> None:
+    raw = yaml.safe_load(params_path.read_text()) or {}
+    for stage in stages_for(raw):
+        print(f"{stage.name}: notebooks/{stage.notebook}.ipynb")
+        print(f"    reads   {', '.join(stage.reads)}")
+        print(f"    imports {', '.join(code_deps(stage_modules(stage, raw.get('task', 'toy'))))}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

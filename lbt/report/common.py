@@ -1,0 +1,39 @@
+"""Report pieces every method shares: the setup summary and the generation counts."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lbt import paths
+from lbt.config import Params
+from lbt.tables import read_json
+from lbt.tasks.registry import make_task
+
+
+def _models(models: dict) -> str:
+    return ", ".join(f"`{name}` ({m.backend})" for name, m in models.items())
+
+
+def setup_summary(params: Params) -> str:
+    r = read_json(paths.rationales_metrics(next(iter(params.teachers))))
+    lines = [
+        f"**Task** `{params.task}` · **teachers** {_models(params.teachers)} · "
+        f"**students** {_models(params.students)}",
+        f"**{r.get('n_tp', '?')} TPs**, {params.rationales.num_rationales} TRs each "
+        f"(temperature {params.rationales.temperature}), exams of {params.exam.repeats} answer(s) per EP.",
+        make_task(params).summary(),
+    ]
+    return "\n\n".join(line for line in lines if line)
+
+
+def generation_table(params: Params) -> pl.DataFrame:
+    """Samples each teaching stage asked for, generated, and found in the request cache (or shared
+    with an identical request of the same stage)."""
+    rows = []
+    for teacher in params.teachers:
+        counts = read_json(paths.rationales_metrics(teacher)).get("generations", {})
+        rows.append({"stage": "rationales", "teacher": teacher, "student": None, **counts})
+        for student in params.students:
+            counts = read_json(paths.exams_metrics(teacher, student)).get("generations", {})
+            rows.append({"stage": "exams", "teacher": teacher, "student": student, **counts})
+    return pl.DataFrame(rows)

@@ -1,0 +1,27 @@
+"""The `rationales` and `exam` sections of params.yaml (light imports only)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SamplingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(1.0, ge=0, description="0 is greedy.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (1: off).")
+    top_k: int = Field(0, ge=0, description="0 turns top-k off.")
+    max_tokens: int = Field(48, ge=1, description="Most tokens generated per sample.")
+
+
+class RationaleParams(SamplingParams):
+    """How the teacher writes teaching rationales (TRs)."""
+
+    num_rationales: int = Field(16, ge=1, description="Sampled TRs per TP.")
+
+
+class ExamParams(SamplingParams):
+    """How each student sits its exams."""
+
+    repeats: int = Field(1, ge=1, description="Times each EP is answered per TR and student.")
+    max_eps: int | None = Field(None, ge=1, description="Use at most this many EPs per TP (None: all).")

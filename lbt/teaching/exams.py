@@ -1,0 +1,66 @@
+"""Exams: a student answers a TP's exam problems with one TR as its in-context example.
+
+Which problems form a TP's exam is the task's call (`Task.exam_sets`: functional variants,
+the other problems of a group, the nearest problems of a pool)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+from lbt.engines.base import GenerationRequest, derive_seed
+from lbt.engines.engine import Engine
+from lbt.tasks.base import Split, Task
+from lbt.teaching.config import ExamParams
+from lbt.teaching.rationales import with_grades
+
+EXAM_SCHEMA = {
+    "tp_id": pl.String, "teacher": pl.String, "sample": pl.Int64, "student": pl.String, "ep_id": pl.String,
+    "rep": pl.Int64, "text": pl.String, "answer": pl.String, "n_tokens": pl.Int64,
+}
+
+
+def exam_pairs(task: Task, problems: pl.DataFrame, rationales: pl.DataFrame, split: Split,
+               max_eps: int | None) -> pl.DataFrame:
+    """One row per (TR, EP): the TR's TP question and text, the EP's question and its problem row
+    index (for the task's gold)."""
+    questions = problems.select("problem_id", "question")
+    sets = task.exam_sets(problems, split, max_eps)
+    return (
+        rationales.select("tp_id", "teacher", "sample", "text")
+        .join(sets, on="tp_id")
+        .join(questions.rename({"problem_id": "tp_id", "question": "tp_question"}), on="tp_id")
+        .join(questions.rename({"problem_id": "ep_id", "question": "ep_question"}), on="ep_id")
+        .sort("tp_id", "sample", "ep_id")
+    )
+
+
+def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pairs: pl.DataFrame,
+             p: ExamParams, base_seed: int) -> pl.DataFrame:
+    """Every (TR, EP) pair answered `p.repeats` times by one student, graded.
+
+    A TR's seed comes from its text, not its sample number: identical TRs sit the same exam
+    (same prompts, same seeds), so they get the same score and cost one generation."""
+    requests = [
+        GenerationRequest(
+            **task.exam_prompt(tp_q, text, ep_q, chat), n=p.repeats, temperature=p.temperature,
+            top_p=p.top_p, top_k=p.top_k, max_tokens=p.max_tokens,
+            seed=derive_seed(base_seed, "exam", _digest(text), ep_id),
+        )
+        for text, tp_q, ep_id, ep_q in pairs.select("text", "tp_question", "ep_id", "ep_question").iter_rows()
+    ]
+    outputs = engine.generate(requests, desc="exams")
+    gold_of = dict(zip(problems["problem_id"], task.golds(problems)))
+    rows, golds = [], []
+    keys = pairs.select("tp_id", "teacher", "sample", "ep_id").iter_rows()
+    for (tp_id, teacher, sample, ep_id), completions in zip(keys, outputs):
+        for rep, c in enumerate(completions):
+            rows.append((tp_id, teacher, sample, engine.name, ep_id, rep, c.text, task.extract_answer(c.text),
+                         c.n_tokens))
+            golds.append(gold_of[ep_id])
+    return with_grades(pl.DataFrame(rows, schema=EXAM_SCHEMA, orient="row"), task, golds)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

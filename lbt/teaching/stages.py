@@ -1,0 +1,59 @@
+"""The teaching stages: read their inputs, run the teaching core, write tables and metrics.
+
+Rationales run per teacher, exams per (teacher, student) pair (the scores stage, which gathers
+every pair, lives in `lbt.teaching.scores`); each on one split of teaching problems (`eval` for
+M1, `train` for M2)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lbt import paths
+from lbt.config import Params
+from lbt.engines.engine import Engine
+from lbt.engines.registry import make_engine
+from lbt.tables import mean, write_json, write_table
+from lbt.tasks.base import SPLITS
+from lbt.tasks.registry import make_task
+from lbt.teaching.exams import exam_pairs, run_exam
+from lbt.teaching.rationales import generate_rationales
+
+
+def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.DataFrame, pl.DataFrame]:
+    task, problems, model = make_task(params), pl.read_parquet(paths.PROBLEMS), params.teachers[teacher]
+    with make_engine(model, params.cache_path) as engine:
+        sampled, greedy = generate_rationales(task, engine, model.chat, problems, SPLITS[split],
+                                              params.rationales, params.seed)
+    task.close()
+    write_table(sampled, paths.rationales(teacher, split))
+    write_table(greedy, paths.greedy(teacher, split))
+    write_json(paths.rationales_metrics(teacher, split), {
+        "n_tp": greedy.height,
+        "num_rationales": params.rationales.num_rationales,
+        "accuracy": {"sampled": mean(sampled["correct"]), "greedy": mean(greedy["correct"])},
+        "no_answer_rate": mean(sampled["answer"].is_null()),
+        "generations": generation_counts(engine),
+    })
+    return sampled, greedy
+
+
+def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl.DataFrame:
+    task, problems, model = make_task(params), pl.read_parquet(paths.PROBLEMS), params.students[student]
+    pairs = exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)), SPLITS[split],
+                       params.exam.max_eps)
+    with make_engine(model, params.cache_path) as engine:
+        table = run_exam(task, engine, model.chat, problems, pairs, params.exam, params.seed)
+    task.close()
+    write_table(table, paths.exams(teacher, student, split))
+    write_json(paths.exams_metrics(teacher, student, split), {
+        "n_exam_answers": table.height,
+        "accuracy": mean(table["correct"]),
+        "no_answer_rate": mean(table["answer"].is_null()),
+        "generations": generation_counts(engine),
+    })
+    return table
+
+
+def generation_counts(engine: Engine) -> dict[str, int]:
+    s = engine.stats
+    return {"requested": s.requested, "generated": s.generated, "cached": s.cached}
