@@ -1,27 +1,46 @@
-"""What every task provides: its problems, its prompts, and how its answers are read and graded.
+"""The task contract: what every task (toy, math, code, classification) provides.
 
-The pipeline never looks inside a task's text: it asks the task to render prompts, to pull
-an answer out of a completion (None when there is none: a wrong answer, never a crash), to
-grade it against the gold answer, and to group equivalent answers for voting.
+The pipeline never looks inside a task's text. It asks the task for its problems, for the
+problems that form each teaching problem's exam, to render prompts, to pull an answer out of
+a completion (None when there is none: a wrong answer, never a crash), to grade answers
+against structured gold with a score in [0, 1], and to group equivalent answers for voting.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import polars as pl
 
-# The columns every problems table has; tasks may add more (e.g. level, subject).
+# The columns every problems table has; tasks may add more (e.g. level, subject, tests).
 PROBLEM_COLUMNS = {
     "problem_id": pl.String,
-    "family_id": pl.String,
-    "role": pl.String,  # "tp" (teaching problem), "ep" (exam problem), "train", "train_ep" (its EPs)
+    "family_id": pl.String,  # a problem and its functional variants share it (or: a group of similar problems)
+    "role": pl.String,  # see SPLITS
     "question": pl.String,
     "solution": pl.String,
-    "answer": pl.String,
+    "answer": pl.String,  # the gold answer as text (a task with richer gold adds columns and overrides `golds`)
 }
+
+
+@dataclass(frozen=True)
+class Split:
+    """A set of teaching problems and the role their exam problems carry in the problems table."""
+
+    name: str
+    tp_role: str
+    ep_role: str
+
+
+# Evaluation TPs (M1) and training TPs (M2) are disjoint; every task's problems table uses these roles.
+SPLITS = {s.name: s for s in (Split("eval", "tp", "ep"), Split("train", "train", "train_ep"))}
+SplitName = Literal["eval", "train"]
+
+# How answers can be grouped into classes for voting; a task lists the modes it supports.
+GROUPING_MODES = ("equivalence", "exact")
+GroupingMode = Literal["equivalence", "exact"]
 
 
 @dataclass(frozen=True)
@@ -36,14 +55,40 @@ class Demo:
 # {"messages": ((role, content), ...)} plus any task-specific "stop" strings.
 PromptSpec = dict[str, Any]
 
+EXAM_SET_SCHEMA = {"tp_id": pl.String, "ep_id": pl.String}
+
+
+def variant_exams(problems: pl.DataFrame, split: Split, max_eps: int | None = None) -> pl.DataFrame:
+    """Exams of functional variants: a TP's EPs are the problems of its family with the split's
+    EP role (the first `max_eps` by id when given). One row per (tp_id, ep_id)."""
+    tps = problems.filter(pl.col("role") == split.tp_role).select("family_id", tp_id="problem_id")
+    eps = problems.filter(pl.col("role") == split.ep_role).select("family_id", ep_id="problem_id")
+    if max_eps is not None:
+        eps = eps.sort("ep_id").group_by("family_id", maintain_order=True).head(max_eps)
+    return tps.join(eps, on="family_id").select("tp_id", "ep_id").sort("tp_id", "ep_id")
+
 
 class Task(ABC):
     name: str
+    # The grouping modes this task supports; the first is the headline one.
+    grouping_modes: tuple[GroupingMode, ...] = ("exact",)
+
+    # -- problems -------------------------------------------------------------------------------
 
     @abstractmethod
     def load_problems(self) -> pl.DataFrame:
-        """The problems table (PROBLEM_COLUMNS first): TPs, their EPs (same family_id), and
-        any training pool. Stops with one sentence naming a missing or wrong input file."""
+        """The problems table (PROBLEM_COLUMNS first), with roles from SPLITS. Stops with one
+        sentence naming a missing or wrong input file."""
+
+    def exam_sets(self, problems: pl.DataFrame, split: Split, max_eps: int | None = None) -> pl.DataFrame:
+        """Which problems form each TP's exam: (tp_id, ep_id) rows. Default: functional variants."""
+        return variant_exams(problems, split, max_eps)
+
+    def golds(self, problems: pl.DataFrame) -> list[Any]:
+        """The structured gold of each row, as `grade_many` takes it (default: the answer text)."""
+        return problems["answer"].to_list()
+
+    # -- prompts --------------------------------------------------------------------------------
 
     @abstractmethod
     def render(self, demos: Sequence[Demo], question: str, chat: bool) -> PromptSpec:
@@ -57,24 +102,23 @@ class Task(ABC):
         """A student sitting one EP with the TR (on its TP) as its in-context example."""
         return self.render([Demo(tp_question, rationale)], ep_question, chat)
 
+    # -- answers --------------------------------------------------------------------------------
+
     @abstractmethod
     def extract_answer(self, completion: str) -> str | None:
         """The final answer in a completion, or None when none can be read."""
 
     @abstractmethod
-    def is_correct(self, answer: str | None, gold: str) -> bool:
-        """Whether `answer` is equivalent to `gold` (None is always wrong)."""
-
-    def is_correct_many(self, answers: Sequence[str | None], golds: Sequence[str]) -> list[bool]:
-        """`is_correct` over many pairs; tasks with costly grading batch and memoise it."""
-        return [self.is_correct(a, g) for a, g in zip(answers, golds)]
-
-    # The ways this task can group answers for voting; the first is the headline one.
-    grouping_modes: tuple[str, ...] = ("exact",)
+    def grade_many(self, answers: Sequence[str | None], golds: Sequence[Any]) -> list[float]:
+        """A score in [0, 1] per (answer, gold): 1 for a correct answer of a binary task, the
+        pass rate for code. None (no answer) always scores 0."""
 
     def answer_groups(self, answers: Sequence[str | None], scopes: Sequence[object] | None = None,
-                      mode: str | None = None) -> list[str | None]:
+                      mode: GroupingMode | None = None) -> list[str | None]:
         """A class label per answer so that equivalent answers share a label (for voting);
         `scopes` (one per answer, e.g. the TP id) says which answers are ever compared. The
         default groups identical stripped strings; tasks with richer equivalence override it."""
         return [None if a is None or not a.strip() else a.strip() for a in answers]
+
+    def close(self) -> None:
+        """Release what the task holds (worker processes); the default holds nothing."""
