@@ -18,7 +18,7 @@ def normalize_answer(answer: str) -> str:
 
     Rules, in order: unwrap a whole-string `\\boxed{}`; drop line breaks and `\\!`; `\\\\` → `\\`;
     `\\tfrac`/`\\dfrac` → `\\frac`; drop `\\left`/`\\right`, degree marks, dollar signs, a trailing
-    unit written as `\\text{ unit}`, and percent signs; `.5` → `0.5`; drop a short left-hand side
+    unit written as `\\text{ unit}` (not a second answer joined by "or"/"and"), and percent signs; `.5` → `0.5`; drop a short left-hand side
     (`x = 5` → `5`); `\\sqrt3` → `\\sqrt{3}`; drop spaces; `\\frac12` → `\\frac{1}{2}`;
     `0.5` → `\\frac{1}{2}`; `a/b` of integers → `\\frac{a}{b}`; drop a trailing period.
     """
@@ -47,10 +47,15 @@ def normalize_answer(answer: str) -> str:
     return text.rstrip(".")
 
 
+_CONNECTIVE = re.compile(r"\b(?:or|and)\b")
+
+
 def _drop_trailing_unit(text: str) -> str:
-    """`5 \\text{ cm}` → `5`: text after the first `\\text{ ` (a unit, by MATH convention) goes."""
-    head, sep, _ = text.partition("\\text{ ")
-    return head if sep and head.strip() else text
+    """`5 \\text{ cm}` → `5`: text after the first `\\text{ ` (a unit, by MATH convention) goes,
+    unless it joins a second answer (`5 \\text{ or } 12`, `x = 5 \\text{ and } x = 12`): an
+    answer that lists two answers must not read as its first one."""
+    head, sep, tail = text.partition("\\text{ ")
+    return head if sep and head.strip() and not _CONNECTIVE.search(tail) else text
 
 
 def _drop_short_left_side(text: str) -> str:

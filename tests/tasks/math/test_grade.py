@@ -47,6 +47,26 @@ def test_is_equivalent(grader: MathGrader, gold: str, pred: str | None, equal: b
     assert grader.is_equivalent(gold, pred) is equal
 
 
+@pytest.mark.parametrize(
+    ("gold", "pred", "equal"),
+    [
+        # hedged answers that list two candidates get no credit, whichever comes first
+        ("5", "5 \\text{ or } 12", False),
+        ("5", "x = 5 \\text{ or } x = 12", False),
+        ("5", "5 \\text{ and } 12", False),
+        ("12", "5 \\text{ or } 12", False),
+        ("5", "5 \\text{ (or } 12)", False),
+        # units written as `\text{ unit}` still go (real golds of MATH and MATH())
+        ("5", "5 \\text{ cm}", True),
+        ("100\\text{ square units}", "100", True),
+        ("45 \\text{ units}^2", "45", True),
+        ("5.4 \\text{ cents}", "5.4", True),
+    ],
+)
+def test_an_answer_listing_two_answers_gets_no_credit(grader: MathGrader, gold: str, pred: str, equal: bool) -> None:
+    assert grader.is_equivalent(gold, pred) is equal
+
+
 def test_grade_many_matches_single_calls_and_checks_lengths(grader: MathGrader) -> None:
     golds = ["\\frac12", "\\frac12", "7", "7"]
     preds = ["0.5", "2", None, "7.0"]

@@ -18,6 +18,9 @@ from lbt.tasks.math.normalize import normalize_answer
         ("\\frac1{72}", "\\frac{1}{72}"),
         ("x = 5", "5"),
         ("5 \\text{ cm}", "5"),
+        ("216258 \\text{ units}^2", "216258"),
+        ("5 \\text{ or } 12", "5\\text{or}12"),  # two answers: the second one is not a unit
+        ("5 \\text{ and } 12", "5\\text{and}12"),
         ("10^\\circ", "10"),
         ("50\\%", "50"),
         ("\\$32", "32"),
