@@ -18,9 +18,10 @@ def normalize_answer(answer: str) -> str:
 
     Rules, in order: unwrap a whole-string `\\boxed{}`; drop line breaks and `\\!`; `\\\\` → `\\`;
     `\\tfrac`/`\\dfrac` → `\\frac`; drop `\\left`/`\\right`, degree marks, dollar signs, a trailing
-    unit written as `\\text{ unit}` (not a second answer joined by "or"/"and"), and percent signs; `.5` → `0.5`; drop a short left-hand side
-    (`x = 5` → `5`); `\\sqrt3` → `\\sqrt{3}`; drop spaces; `\\frac12` → `\\frac{1}{2}`;
-    `0.5` → `\\frac{1}{2}`; `a/b` of integers → `\\frac{a}{b}`; drop a trailing period.
+    unit written as `\\text{ unit}` (not a second answer joined by "or"/"and"), and percent
+    signs; `.5` → `0.5`; drop a short left-hand side (`x = 5` → `5`); `\\sqrt3` → `\\sqrt{3}`;
+    drop spaces; `\\frac12` → `\\frac{1}{2}`; `0.5` → `\\frac{1}{2}`; `a/b` of integers →
+    `\\frac{a}{b}`; drop a trailing period.
     """
     text = answer.strip()
     boxed = last_boxed_content(text) if text.startswith(BOX_COMMANDS) else None
