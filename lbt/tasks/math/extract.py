@@ -23,8 +23,8 @@ def extract_answer(text: str | None, *, last_number_fallback: bool = True) -> st
     Looked for in this order, the first hit wins:
     1. the first `[[Final Answer]]:` block (the format the prompts ask for): the first non-empty
        line after the marker (a `$$`/`\\[` display continues to its closing delimiter), with a
-       `\\boxed{}` inside it unwrapped and surrounding `$`, `\\(`/`\\)`, `\\[`/`\\]`, quotes and a
-       trailing period removed;
+       `\\boxed{}` inside it unwrapped and surrounding markdown bold (`**`), `$`, `\\(`/`\\)`,
+       `\\[`/`\\]`, quotes and a trailing period removed;
     2. the content of the last `\\boxed{...}` or `\\fbox{...}` (balanced braces; `\\boxed 5` too);
     3. the text after the last "answer is" (to the end of its line or sentence);
     4. the last number in the text (`1,000` read as `1000`), unless `last_number_fallback` is off.
@@ -114,12 +114,21 @@ def _display_is_open(span: str) -> bool:
 
 
 def _clean_block_answer(answer: str) -> str:
-    answer = answer.strip().strip("'`").strip()
+    answer = _strip_bold(answer.strip().strip("'`").strip())
     if any(cmd in answer for cmd in BOX_COMMANDS):
         boxed = last_boxed_content(answer)
         if boxed:
             return boxed
     return strip_math_delimiters(answer)
+
+
+def _strip_bold(answer: str) -> str:
+    """`**5**`, `**$5$**.`, `__5__` → the text inside (markdown bold, common from chat models)."""
+    core = answer.rstrip(".,;").strip()
+    for mark in ("**", "__"):
+        if len(core) > 2 * len(mark) and core.startswith(mark) and core.endswith(mark):
+            return core[len(mark) : -len(mark)].strip()
+    return answer
 
 
 def strip_math_delimiters(answer: str) -> str:

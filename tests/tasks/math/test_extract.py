@@ -19,6 +19,12 @@ from lbt.tasks.math.extract import extract_answer, last_boxed_content, strip_mat
             "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
         ),
         ("[[Final Answer]]:\n\\[ x^2 + 1 \\]", "x^2 + 1"),
+        # markdown bold around the block's answer (chat models write it)
+        ("[[Final Answer]]: **$5$**", "5"),
+        ("[[Final Answer]]:\n**5**", "5"),
+        ("[[Final Answer]]:\n**$\\frac{1}{2}$**.", "\\frac{1}{2}"),
+        ("[[Final Answer]]:\n**$\\boxed{7}$**", "7"),
+        ("[[Final Answer]]:\n__(1, 2)__", "(1, 2)"),
         # the block wins over an earlier box; the first block wins over a later one
         ("we had $\\boxed{4}$ first\n[[Final Answer]]:\n$5$", "5"),
         ("[[Final Answer]]:\n$5$\n\n[[Final Answer]]:\n$6$", "5"),

@@ -71,3 +71,11 @@ def test_the_grader_is_created_lazily_and_closed() -> None:
     assert set(grader.pool.pids()) <= _children() - before and grader.pool.pids()
     task.close()
     assert not grader.pool.pids() and _children() == before
+
+
+def test_a_bold_final_answer_is_read_and_graded() -> None:
+    with MathTask(MathParams.model_validate({"grading": {"workers": 1}})) as task:
+        completions = ["So the sum is 5.\n\n[[Final Answer]]: **$5$**", "[[Final Answer]]:\n**5**\n\nDone."]
+        answers = [task.extract_answer(c) for c in completions]
+        assert answers == ["5", "5"]
+        assert task.grade_many(answers, ["5", "5"]) == [1.0, 1.0]
