@@ -19,7 +19,7 @@ from lbt.tasks.base import Demo, GroupingMode, PromptSpec, Task
 from lbt.tasks.math import data, prompts
 from lbt.tasks.math.config import GradingParams, MathParams, MathPromptConfig, MathStubDemo
 from lbt.tasks.math.extract import FINAL_ANSWER_MARKER, extract_answer, last_boxed_content
-from lbt.tasks.math.grade import MathGrader, quick_verdict
+from lbt.tasks.math.grade import MathGrader, clean_answer, quick_verdict
 from lbt.tasks.math.group import group_answers
 from lbt.tasks.math.normalize import normalize_answer
 
@@ -86,6 +86,7 @@ __all__ = [
     "MathPromptConfig",
     "MathStubDemo",
     "MathTask",
+    "clean_answer",
     "extract_answer",
     "group_answers",
     "last_boxed_content",

@@ -23,6 +23,7 @@ points (`grade_many`, `group_answers`) pay once per distinct pair or answer.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -35,6 +36,16 @@ from lbt.workers import WorkerPool
 
 VERIFIER_COMMAND = (sys.executable, "-m", "lbt.tasks.math.verifier")
 CACHE_LIMIT = 2_000_000  # entries per memo; a memo is emptied when it grows past it
+
+
+_TRAILING_PUNCTUATION = re.compile(r"(?<![.\\])[.,;]\s*$")
+
+
+def clean_answer(answer: str) -> str:
+    """The answer as graded: stripped, without a trailing period, comma or semicolon (a sentence's
+    end, not part of the answer: math-verify would read `\\begin{pmatrix}...\\end{pmatrix}.` as
+    its last number). Golds and predictions are cleaned alike on every path before grading."""
+    return _TRAILING_PUNCTUATION.sub("", answer.strip()).strip()
 
 
 def safe_normal_form(answer: str) -> str:
@@ -122,14 +133,21 @@ class MathGrader:
         """`is_equivalent(gold, pred)` for each pair; each distinct pair is decided once."""
         if len(golds) != len(preds):
             raise ValueError(f"grade_many needs as many golds as preds, got {len(golds)} and {len(preds)}.")
-        pairs = [(g.strip(), p.strip()) if p is not None and p.strip() else None for g, p in zip(golds, preds)]
+        pairs = [(clean_answer(g), clean_answer(p)) if p is not None else None for g, p in zip(golds, preds)]
+        pairs = [None if pair is None or not pair[1] else pair for pair in pairs]
         verdicts = self.decide({pair for pair in pairs if pair is not None})
         return [False if pair is None else verdicts[pair] for pair in pairs]
 
     def decide(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], bool]:
-        """The verdict of every (gold, pred) pair: memoised ones, then quick ones, then math-verify."""
+        """The verdict of every (gold, pred) pair (both cleaned by `clean_answer`): memoised ones,
+        then quick ones, then math-verify."""
         if len(self.verdicts) > CACHE_LIMIT:
             self.verdicts.clear()
+        cleaned = {pair: (clean_answer(pair[0]), clean_answer(pair[1])) for pair in pairs}
+        decided = self._decide_clean(set(cleaned.values()))
+        return {pair: decided[clean] for pair, clean in cleaned.items()}
+
+    def _decide_clean(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], bool]:
         verdicts = {pair: self.verdicts[pair] for pair in pairs if pair in self.verdicts}
         undecided = []
         for pair in sorted(pairs - verdicts.keys()):
@@ -145,19 +163,20 @@ class MathGrader:
 
     def verify_with_math_verify(self, gold: str, pred: str) -> bool:
         """math-verify's own verdict (layer 3 only, bounded in time), for tests and audits."""
-        pair = (gold.strip(), pred.strip())
+        pair = (clean_answer(gold), clean_answer(pred))
         return bool(self.pool.run("verify", [pair], on_timeout=False, route=_route_by_answer)[0])
 
     # -- descriptions ---------------------------------------------------------------------------
 
     def describe_all(self, answers: Iterable[str]) -> dict[str, Description]:
-        """The description of every answer that is not a plain number (math-verify parses them;
-        one that times out is `other`); memoised."""
+        """The description of every answer (cleaned by `clean_answer`) that is not a plain number
+        (math-verify parses them; one that times out is `other`); memoised."""
         if len(self.descriptions) > CACHE_LIMIT:
             self.descriptions.clear()
-        wanted = {a for a in answers if plain_number(self.normal_form(a)) is None}
-        todo = sorted(a for a in wanted if a not in self.descriptions)
+        cleaned = {a: clean_answer(a) for a in answers}
+        wanted = {a: c for a, c in cleaned.items() if plain_number(self.normal_form(c)) is None}
+        todo = sorted({c for c in wanted.values() if c not in self.descriptions})
         replies = self.pool.run("describe", todo, on_timeout=["other", None], route=_route_by_answer)
         for answer, reply in zip(todo, replies):
             self.descriptions[answer] = (reply[0], reply[1])
-        return {a: self.descriptions[a] for a in wanted}
+        return {a: self.descriptions[c] for a, c in wanted.items()}

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 
 from lbt.tasks.base import GroupingMode
 from lbt.tasks.math.describe import Description, may_match
-from lbt.tasks.math.grade import MathGrader
+from lbt.tasks.math.grade import MathGrader, clean_answer
 from lbt.tasks.math.numbers import BASE_NUMERAL, base_numeral_key, number_key, plain_number
 
 
@@ -35,17 +35,18 @@ def group_answers(
     key); each joins the first earlier leader equal to it, else leads a new group. Members are
     equal to their leader, never chained through a third answer. Classes whose parsed kinds
     cannot match (two different constants, a number and a tuple...) are never compared, which
-    keeps grouping fast. A group's label is its most frequent stripped answer (ties: shortest,
-    then alphabetical), so labels do not depend on input order.
+    keeps grouping fast. Answers are cleaned as for grading (`clean_answer`: no trailing
+    period). A group's label is its most frequent cleaned answer (ties: shortest, then
+    alphabetical), so labels do not depend on input order.
 
     `scopes` (optional, one hashable per answer) groups each scope on its own, e.g. one scope
     per teaching problem when labelling a whole table at once.
     """
     if mode not in ("equivalence", "exact"):
         raise ValueError(f"Unknown grouping mode {mode!r}: use 'equivalence' or 'exact'.")
-    stripped = [a.strip() if a is not None and a.strip() else None for a in answers]
     if mode == "exact":
-        return stripped
+        return [a.strip() if a is not None and a.strip() else None for a in answers]
+    stripped = [None if a is None else clean_answer(a) or None for a in answers]
     if scopes is not None and len(scopes) != len(answers):
         raise ValueError(f"group_answers needs one scope per answer, got {len(scopes)} for {len(answers)}.")
     scope_of = scopes if scopes is not None else [None] * len(answers)

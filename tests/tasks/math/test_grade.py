@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 import pytest
 
-from lbt.tasks.math import MathGrader, normalize_answer, quick_verdict
+from lbt.tasks.math import MathGrader, clean_answer, group_answers, normalize_answer, quick_verdict
 from lbt.tasks.math.data import MATH500_FILE, MATH_FILE
 from lbt.tasks.math.extract import extract_answer, last_boxed_content
 from lbt.tasks.math.numbers import plain_number
@@ -65,6 +65,23 @@ def test_is_equivalent(grader: MathGrader, gold: str, pred: str | None, equal: b
 )
 def test_an_answer_listing_two_answers_gets_no_credit(grader: MathGrader, gold: str, pred: str, equal: bool) -> None:
     assert grader.is_equivalent(gold, pred) is equal
+
+
+MATRIX = "\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}"
+
+
+def test_a_trailing_period_is_cleaned_on_every_path(grader: MathGrader) -> None:
+    # math-verify reads `\begin{pmatrix}...\end{pmatrix}.` as its last number, -1
+    assert clean_answer(f" {MATRIX}. ") == MATRIX and clean_answer("1, 2, \\ldots") == "1, 2, \\ldots"
+    assert clean_answer("5\\,") == "5\\," and clean_answer("...") == "..."
+    assert grader.grade_many([f"{MATRIX}.", f"{MATRIX}.", "-1", MATRIX], ["-1", MATRIX, f"{MATRIX}.", f"{MATRIX}."]) == [
+        False, True, False, True,
+    ]
+    assert not grader.verify_with_math_verify(f"{MATRIX}.", "-1")
+    assert grader.describe_all([f"{MATRIX}."]) == {f"{MATRIX}.": ("collection", "2:-1|2")}
+    labels = group_answers(grader, [f"{MATRIX}.", MATRIX, "-1", "-1"])
+    assert labels[0] == labels[1] == MATRIX and labels[2] == labels[3] == "-1"
+    assert not grader.grade_many(["7"], ["."])[0]
 
 
 def test_grade_many_matches_single_calls_and_checks_lengths(grader: MathGrader) -> None:
@@ -149,6 +166,14 @@ def test_boxed_golds_read_back_from_their_solutions_grade_as_correct(
     read_back = [extract_answer(s, last_number_fallback=False) for s in rows["solution"]]
     failures = [(i, g, b) for i, g, b, ok in zip(rows["problem_id"], golds, read_back, grader.grade_many(golds, read_back)) if not ok]
     assert failures == []
+
+
+@needs_data
+def test_the_real_gold_with_a_trailing_period(problems: pl.DataFrame, grader: MathGrader) -> None:
+    gold = problems.filter(pl.col("problem_id") == "Oct-2023:test/prealgebra/1243.json")["answer"].item()
+    assert gold == "6."  # the only real gold that ends in a period
+    assert grader.grade_many([gold] * 4, ["6", "6.0", "7", "-1"]) == [True, True, False, False]
+    assert grader.verify_with_math_verify(gold, "6") and not grader.verify_with_math_verify(gold, "7")
 
 
 @needs_data
