@@ -15,7 +15,7 @@ from typing import Sequence
 
 import polars as pl
 
-from lbt.tasks.base import Demo, GroupingMode, PromptSpec, Task
+from lbt.tasks.base import GROUPING_MODES, Demo, GroupingMode, PromptSpec, Task
 from lbt.tasks.math import data, prompts
 from lbt.tasks.math.config import GradingParams, MathParams, MathPromptConfig, MathStubDemo
 from lbt.tasks.math.extract import FINAL_ANSWER_MARKER, extract_answer, last_boxed_content
@@ -64,9 +64,9 @@ class MathTask(Task):
 
     @property
     def grouping_modes(self) -> tuple[GroupingMode, ...]:  # type: ignore[override]
-        """The configured grouping first, then the other one (both are reported)."""
+        """The configured grouping first, then the others (all are reported)."""
         grouping = self.config.grouping
-        return (grouping, "exact" if grouping == "equivalence" else "equivalence")
+        return (grouping, *(mode for mode in GROUPING_MODES if mode != grouping))
 
     def answer_groups(self, answers: Sequence[str | None], scopes: Sequence[object] | None = None,
                       mode: GroupingMode | None = None) -> list[str | None]:

@@ -149,8 +149,9 @@ class MathParams(BaseModel):
     )
     grouping: GroupingMode = Field(
         "equivalence",
-        description="How SC and M1 group answers: by math equivalence, or by exact string as in "
-        "the paper. The selection stage reports both; this one is the headline.",
+        description="How SC and M1 group answers: by math equivalence, by exact string, or by the "
+        "classic MATH normal form ('normalized', the paper's rule). The selection stage reports "
+        "all three; this one is the headline.",
     )
     prompt: MathPromptConfig = Field(
         default_factory=MathPromptConfig, description="Overrides of the paper's prompt setup."

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from lbt.tasks.base import GroupingMode
+from lbt.tasks.base import GROUPING_MODES, GroupingMode
 from lbt.tasks.math.describe import Description, may_match
 from lbt.tasks.math.grade import MathGrader, clean_answer
 from lbt.tasks.math.numbers import BASE_NUMERAL, base_numeral_key, number_key, plain_number
@@ -25,7 +25,9 @@ def group_answers(
 ) -> list[str | None]:
     """A class label per answer: answers judged equivalent share a label; None stays None.
 
-    mode "exact": the label is the stripped answer (the paper's grouping).
+    mode "exact": the label is the stripped answer.
+    mode "normalized": the label is the answer's normal form (`normalize_answer`: units, `$`,
+    spaces... dropped), the paper's grouping; the stripped answer where the normal form is empty.
     mode "equivalence": answers are first put in classes by normal form (`normalize_answer`);
     plain numbers and constant expressions by value (10 significant digits), so `\\frac12`,
     `0.5` and `\\dfrac{1}{2}` share a class. Then classes are merged by math-verify. Its
@@ -42,10 +44,12 @@ def group_answers(
     `scopes` (optional, one hashable per answer) groups each scope on its own, e.g. one scope
     per teaching problem when labelling a whole table at once.
     """
-    if mode not in ("equivalence", "exact"):
-        raise ValueError(f"Unknown grouping mode {mode!r}: use 'equivalence' or 'exact'.")
+    if mode not in GROUPING_MODES:
+        raise ValueError(f"Unknown grouping mode {mode!r}: use one of {', '.join(GROUPING_MODES)}.")
     if mode == "exact":
         return [a.strip() if a is not None and a.strip() else None for a in answers]
+    if mode == "normalized":
+        return [None if a is None or not a.strip() else grader.normal_form(a.strip()) or a.strip() for a in answers]
     stripped = [None if a is None else clean_answer(a) or None for a in answers]
     if scopes is not None and len(scopes) != len(answers):
         raise ValueError(f"group_answers needs one scope per answer, got {len(scopes)} for {len(answers)}.")

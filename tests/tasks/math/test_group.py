@@ -22,6 +22,18 @@ def test_half_forms_share_one_class_and_exact_mode_keeps_them_apart(grader: Math
     assert exact == ["\\frac12", "0.5", "\\dfrac{1}{2}", None, "1/2", "2"]
 
 
+def test_normalized_mode_groups_by_the_classic_normal_form(grader: MathGrader) -> None:
+    """The paper's grouping: equal after the classic MATH normalisation (units, `$`, spaces,
+    `\\dfrac`, `x =` dropped), nothing more (no values, no math-verify)."""
+    answers = ["5 \\text{ cm}", "$5$", "x = 5", " 5 ", "5.0", "\\dfrac{1}{2}", "\\frac12", "0.5", "x+1", "1+x", None, " "]
+    labels = group_answers(grader, answers, "normalized")
+    assert labels[:4] == ["5"] * 4 and labels[4] == "5.0"
+    assert labels[5] == labels[6] == labels[7] == "\\frac{1}{2}"
+    assert labels[8] != labels[9] and labels[10:] == [None, None]
+    equivalence = group_answers(grader, answers, "equivalence")
+    assert equivalence[4] == equivalence[0] and equivalence[8] == equivalence[9]  # what only equivalence merges
+
+
 def test_grouping_labels_do_not_depend_on_input_order(grader: MathGrader) -> None:
     answers = ["0.5", "\\frac12", "\\frac12", "x+1", "1+x", "(1,2)", "\\{1,2\\}", "3", None]
     labels = dict(zip(answers, group_answers(grader, answers)))

@@ -39,8 +39,9 @@ def test_grouping_follows_the_task_setting() -> None:
     answers = ["\\frac12", "0.5", None]
     task, exact = MathTask(), MathTask(MathParams(grouping="exact"))
     try:
-        assert task.grouping_modes == ("equivalence", "exact")
-        assert exact.grouping_modes == ("exact", "equivalence")
+        assert task.grouping_modes == ("equivalence", "exact", "normalized")
+        assert exact.grouping_modes == ("exact", "equivalence", "normalized")
+        assert MathTask(MathParams(grouping="normalized")).grouping_modes == ("normalized", "equivalence", "exact")
         labels = task.answer_groups(answers)
         assert labels[0] == labels[1] and labels[2] is None
         assert exact.answer_groups(answers) == ["\\frac12", "0.5", None]
