@@ -24,8 +24,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-from lbt.tasks import math_answers
-from lbt.tasks.math import MathTask
+from lbt.tasks.math import MathGrader, group_answers, normalize_answer
+from lbt.tasks.math.data import load_problems
+from lbt.tasks.math.numbers import plain_number
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,7 @@ class Table:
 def equivalent_forms(gold: str) -> list[str]:
     """Ways a model may write an answer equivalent to `gold`."""
     forms = {gold, gold.replace(" ", ""), f" {gold} "} | ({f"x = {gold}"} if "=" not in gold else set())
-    number = math_answers.plain_number(math_answers.normalize_answer(gold))
+    number = plain_number(normalize_answer(gold))
     if number is not None:
         value = number.value
         forms |= _number_forms(value)
@@ -83,7 +84,7 @@ def _prime_factors(n: int) -> list[int]:
 def wrong_answers(gold: str, other_golds: list[str], rng: random.Random, k: int = 8) -> list[str]:
     """A pool of plausible wrong answers for a problem."""
     pool: set[str] = set()
-    number = math_answers.plain_number(math_answers.normalize_answer(gold))
+    number = plain_number(normalize_answer(gold))
     if number is not None:
         v = number.value
         for w in (v + 1, v - 1, 2 * v, -v, v / 2 if v else Fraction(1, 2)):
@@ -126,7 +127,7 @@ def draw(gold: str, forms: list[str], pool: list[str], p_correct: float, rng: ra
 
 
 def build_table(raw_dir: Path, n_tps: int, n_rationales: int, seed: int) -> Table:
-    problems = MathTask(raw_dir).load_problems()
+    problems = load_problems(raw_dir)
     tps = problems.filter(problems["role"] == "tp").head(n_tps)
     eps = problems.filter(problems["role"] == "ep")
     all_golds = problems["answer"].to_list()
@@ -171,10 +172,13 @@ def main() -> None:
     parser.add_argument("--tps", type=int, default=181)
     parser.add_argument("--rationales", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=None, help="math-verify worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="math-verify worker processes")
     args = parser.parse_args()
-    if args.workers:
-        math_answers.configure_verifier(n_workers=args.workers)
+    with MathGrader(workers=args.workers) as grader:
+        run(args, grader)
+
+
+def run(args: argparse.Namespace, grader: MathGrader) -> None:
 
     built: dict[str, float] = {}
     t = timed("build table", lambda: build_table(args.raw_dir, args.tps, args.rationales, args.seed), built)
@@ -182,15 +186,15 @@ def main() -> None:
     print(f"exam answers: {len(t.exam_answers):,} ({distinct_pairs(t.exam_golds, t.exam_answers):,} distinct pairs)")
 
     m1: dict[str, float] = {}  # what M1's post-processing needs, from cold caches and workers
-    ta_correct = timed("grade TAs (starts the workers)", lambda: math_answers.grade_many(t.ta_golds, t.ta_answers), m1)
-    exam_correct = timed("grade exam answers", lambda: math_answers.grade_many(t.exam_golds, t.exam_answers), m1)
-    ta_groups = timed("group TAs per TP", lambda: math_answers.group_answers(t.ta_answers, scopes=t.ta_scopes), m1)
+    ta_correct = timed("grade TAs (starts the workers)", lambda: grader.grade_many(t.ta_golds, t.ta_answers), m1)
+    exam_correct = timed("grade exam answers", lambda: grader.grade_many(t.exam_golds, t.exam_answers), m1)
+    ta_groups = timed("group TAs per TP", lambda: group_answers(grader, t.ta_answers, scopes=t.ta_scopes), m1)
     extra: dict[str, float] = {}
     exam_groups = timed(
-        "group exam answers per EP", lambda: math_answers.group_answers(t.exam_answers, scopes=t.exam_scopes), extra
+        "group exam answers per EP", lambda: group_answers(grader, t.exam_answers, scopes=t.exam_scopes), extra
     )
-    timed("group TAs per TP, exact mode", lambda: math_answers.group_answers(t.ta_answers, "exact"), extra)
-    timed("grade exam answers again (memoised)", lambda: math_answers.grade_many(t.exam_golds, t.exam_answers), extra)
+    timed("group TAs per TP, exact mode", lambda: group_answers(grader, t.ta_answers, "exact"), extra)
+    timed("grade exam answers again (memoised)", lambda: grader.grade_many(t.exam_golds, t.exam_answers), extra)
 
     width = max(len(k) for k in {**built, **m1, **extra}) + 2
     for label, seconds in {**built, **m1}.items():
@@ -202,7 +206,7 @@ def main() -> None:
     print(f"TA accuracy {ta_accuracy:.3f}, exam accuracy {exam_accuracy:.3f}")
     ta_classes, exam_classes = len(set(zip(t.ta_scopes, ta_groups))), len(set(zip(t.exam_scopes, exam_groups)))
     print(f"TA classes {ta_classes:,} (None included), exam classes {exam_classes:,}")
-    print(f"math-verify: {math_answers.verifier_stats()}")
+    print(f"math-verify: {grader.stats()}")
 
 
 if __name__ == "__main__":

@@ -38,9 +38,11 @@ class Split:
 SPLITS = {s.name: s for s in (Split("eval", "tp", "ep"), Split("train", "train", "train_ep"))}
 SplitName = Literal["eval", "train"]
 
-# How answers can be grouped into classes for voting; a task lists the modes it supports.
-GROUPING_MODES = ("equivalence", "exact")
-GroupingMode = Literal["equivalence", "exact"]
+# How answers can be grouped into classes for voting; a task lists the modes it supports:
+# equivalence (the task's own equivalence), exact (identical stripped strings), normalized
+# (equal normal forms, e.g. the classic MATH normalisation: the paper's rule for math).
+GROUPING_MODES = ("equivalence", "exact", "normalized")
+GroupingMode = Literal["equivalence", "exact", "normalized"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,95 @@
+"""The `math` task: MATH500 teaching problems, MATH() functional variants as exams.
+
+Modules: `config` (the params schemas), `data` (the problems table from checksummed raw files),
+`prompts` (raw and chat prompts), `extract` (the final answer of a completion), `normalize`
+(the classic MATH normalisation), `numbers` (plain numbers by value), `describe` (kinds of
+parsed answers, fast negative checks), `verifier` (the math-verify worker process), `grade`
+(`MathGrader`: three-layer grading with its own worker pool and memos) and `group` (classes of
+equivalent answers for voting).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from lbt.tasks.base import GROUPING_MODES, Demo, GroupingMode, PromptSpec, Task
+from lbt.tasks.math import data, prompts
+from lbt.tasks.math.config import GradingParams, MathParams, MathPromptConfig, MathStubDemo
+from lbt.tasks.math.extract import FINAL_ANSWER_MARKER, extract_answer, last_boxed_content
+from lbt.tasks.math.grade import MathGrader, clean_answer, quick_verdict
+from lbt.tasks.math.group import group_answers
+from lbt.tasks.math.normalize import normalize_answer
+
+
+class MathTask(Task):
+    """MATH500 TPs with MATH() variants as EPs; answers graded with math-verify."""
+
+    name = "math"
+
+    def __init__(self, config: MathParams | None = None) -> None:
+        self.config = config or MathParams()
+        self._grader: MathGrader | None = None
+
+    def __enter__(self) -> "MathTask":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def grader(self) -> MathGrader:
+        """The grader, created (with its worker pool) on first use."""
+        if self._grader is None:
+            self._grader = MathGrader(self.config.grading)
+        return self._grader
+
+    def load_problems(self) -> pl.DataFrame:
+        return data.load_problems(Path(self.config.raw_dir))
+
+    def render(self, demos: Sequence[Demo], question: str, chat: bool) -> PromptSpec:
+        """Stub demos first, then `demos`, then `question`; the completion is a rationale."""
+        return prompts.render(self.config.prompt, demos, question, chat)
+
+    def extract_answer(self, completion: str) -> str | None:
+        return extract_answer(completion)
+
+    def grade_many(self, answers: Sequence[str | None], golds: Sequence[str]) -> list[float]:
+        """1.0 where the answer is equivalent to its gold, else 0.0 (math-verify reads gold first)."""
+        if len(answers) != len(golds):
+            raise ValueError(f"grade_many needs as many answers as golds, got {len(answers)} and {len(golds)}.")
+        return [1.0 if ok else 0.0 for ok in self.grader.grade_many(golds, answers)]
+
+    @property
+    def grouping_modes(self) -> tuple[GroupingMode, ...]:  # type: ignore[override]
+        """The configured grouping first, then the others (all are reported)."""
+        grouping = self.config.grouping
+        return (grouping, *(mode for mode in GROUPING_MODES if mode != grouping))
+
+    def answer_groups(self, answers: Sequence[str | None], scopes: Sequence[object] | None = None,
+                      mode: GroupingMode | None = None) -> list[str | None]:
+        return group_answers(self.grader, answers, mode or self.config.grouping, scopes)
+
+    def close(self) -> None:
+        if self._grader is not None:
+            self._grader.close()
+            self._grader = None
+
+
+__all__ = [
+    "FINAL_ANSWER_MARKER",
+    "GradingParams",
+    "MathGrader",
+    "MathParams",
+    "MathPromptConfig",
+    "MathStubDemo",
+    "MathTask",
+    "clean_answer",
+    "extract_answer",
+    "group_answers",
+    "last_boxed_content",
+    "normalize_answer",
+    "quick_verdict",
+]
