@@ -24,7 +24,14 @@ def start(params_path: str = "params.yaml", reads: Sequence[str] = ()) -> Params
 
 
 def table(df: pl.DataFrame, title: str | None = None, decimals: int = 1, max_rows: int = 40):
-    """A styled table: floats to `decimals` places, long text left-aligned, at most `max_rows` rows."""
+    """A styled HTML table: floats to `decimals` places, missing values as "–", at most `max_rows` rows."""
+    from IPython.display import HTML
+
+    return HTML(style(df, title, decimals, max_rows).as_raw_html())
+
+
+def style(df: pl.DataFrame, title: str | None = None, decimals: int = 1, max_rows: int = 40):
+    """The great_tables object behind `table`."""
     shown = df.head(max_rows)
     floats = [c for c, t in shown.schema.items() if t.is_float()]
     style = shown.style

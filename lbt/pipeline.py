@@ -220,8 +220,10 @@ def model_folder(model: dict) -> str | None:
 
 def dvc_stage(stage: Stage, task: str) -> dict:
     if not stage.notebook:
+        # persist: DVC must not delete the stamp before a check that then fails, or every stage
+        # after it would look changed until the next successful check.
         return {"cmd": "python -m lbt.pipeline check", "always_changed": True,
-                "outs": [{str(paths.PARAMS_CHECK): {"cache": False}}]}
+                "outs": [{str(paths.PARAMS_CHECK): {"cache": False, "persist": True}}]}
     notebook = (paths.NOTEBOOKS / f"{stage.notebook}.ipynb").as_posix()
     out = (paths.EXECUTED / f"{stage.name}.ipynb").as_posix()
     cmd = f"python -m lbt.stage {notebook} {out} --reads {','.join(stage.reads)}"

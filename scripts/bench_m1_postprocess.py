@@ -12,7 +12,7 @@ teacher, sample, student, ep_id, rep, answer, gold), one student (the teacher it
 Timed, each on its own and in total, in one process from cold caches (the pipeline runs these
 in separate stages, so its math-verify workers start more than once):
 
-1. grading TAs and exam answers with the batched grader (`MathTask.is_correct_many`);
+1. grading TAs and exam answers with the batched grader (`MathTask.grade_many`);
 2. LbT scores (`lbt_scores`);
 3. grouping TAs per TP, in equivalence mode (scopes = tp_id) and in exact mode;
 4. candidates (join of TRs and scores) and `select` with sc, m1_max, m1_sum, m1_avg, per grouping;
@@ -37,15 +37,17 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_math_grading import REPO_ROOT, Table, build_table, distinct_pairs, timed  # noqa: E402
 
-from lbt.scoring import lbt_scores  # noqa: E402
-from lbt.select import resampled_accuracy, select  # noqa: E402
-from lbt.tasks import math_answers  # noqa: E402
-from lbt.tasks.math import MathTask  # noqa: E402
-from lbt.tasks.math_answers import GroupingMode  # noqa: E402
+from lbt.methods.m1.analysis import resampled_accuracy  # noqa: E402
+from lbt.methods.m1.config import Method  # noqa: E402
+from lbt.methods.m1.select import select  # noqa: E402
+from lbt.tasks.base import GroupingMode  # noqa: E402
+from lbt.tasks.math import MathParams, MathTask  # noqa: E402
+from lbt.tasks.math.config import GradingParams  # noqa: E402
+from lbt.teaching.scores import lbt_scores  # noqa: E402
 
 TEACHER = "synthetic-teacher"
 REPEATS = 3  # exam repetitions per EP in build_table
-METHODS = ["sc", "m1_max", "m1_sum", "m1_avg"]
+METHODS = [Method.SC, Method.M1_MAX, Method.M1_SUM, Method.M1_AVG]
 SIZES = [1, 4, 16, 24, 64, 256]
 KEYS = ["student", "tp_id"]
 MODES: tuple[GroupingMode, ...] = ("equivalence", "exact")
@@ -86,13 +88,13 @@ def _check_layout(exams: pl.DataFrame) -> None:
 
 
 def grade(task: MathTask, frame: pl.DataFrame) -> pl.DataFrame:
-    correct = task.is_correct_many(frame["answer"].to_list(), frame["gold"].to_list())
-    return frame.with_columns(correct=pl.Series(correct, dtype=pl.Boolean))
+    grades = task.grade_many(frame["answer"].to_list(), frame["gold"].to_list())
+    return frame.with_columns(grade=pl.Series(grades, dtype=pl.Float64)).with_columns(correct=pl.col("grade") >= 1)
 
 
-def group_tas(rationales: pl.DataFrame, mode: GroupingMode) -> pl.Series:
+def group_tas(task: MathTask, rationales: pl.DataFrame, mode: GroupingMode) -> pl.Series:
     scopes = rationales["tp_id"].to_list() if mode == "equivalence" else None
-    groups = math_answers.group_answers(rationales["answer"].to_list(), mode, scopes)
+    groups = task.answer_groups(rationales["answer"].to_list(), scopes, mode)
     return pl.Series("group", groups, dtype=pl.String)
 
 
@@ -132,11 +134,11 @@ def print_results(cands: dict[str, pl.DataFrame], picks: dict[str, pl.DataFrame]
         classes = cands[mode].filter(pl.col("group").is_not_null()).select("tp_id", "group").n_unique()
         accuracy = dict(picks[mode].group_by("method").agg(pl.col("correct").mean()).iter_rows())
         print(f"{mode}: {classes:,} answer classes; accuracy "
-              + ", ".join(f"{m} {accuracy[m]:.3f}" for m in METHODS))
+              + ", ".join(f"{m} {accuracy[str(m)]:.3f}" for m in METHODS))
         means = {(n, m): v for m, n, v in curves[mode].select("method", "n", "mean").iter_rows()}
         print("    n " + "".join(f"{m:>8}" for m in METHODS))
         for n in sorted({n for n, _ in means}):
-            print(f"{n:5d} " + "".join(f"{means[n, m]:8.3f}" for m in METHODS))
+            print(f"{n:5d} " + "".join(f"{means[n, str(m)]:8.3f}" for m in METHODS))
 
 
 def main() -> None:
@@ -146,20 +148,19 @@ def main() -> None:
     parser.add_argument("--trs", type=int, default=256, help="TRs per TP")
     parser.add_argument("--trials", type=int, default=20, help="random subsets per size in resampling")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=None, help="math-verify worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="math-verify worker processes")
     args = parser.parse_args()
-    if args.workers:
-        math_answers.configure_verifier(n_workers=args.workers)
 
     start = time.perf_counter()
     rationales, exams = to_frames(build_table(args.raw_dir, args.tps, args.trs, args.seed), args.trs)
     print(f"built the synthetic tables in {time.perf_counter() - start:.1f} s")
 
-    task, t = MathTask(args.raw_dir), dict[str, float]()
+    config = MathParams(raw_dir=str(args.raw_dir), grading=GradingParams(workers=args.workers))
+    task, t = MathTask(config), dict[str, float]()
     rationales = timed("1 grade TAs (starts the workers)", lambda: grade(task, rationales), t)
     exams = timed("1 grade exam answers", lambda: grade(task, exams), t)
     scores = timed("2 LbT scores", lambda: lbt_scores(exams), t)
-    groups = {m: timed(f"3 group TAs per TP, {m}", partial(group_tas, rationales, m), t) for m in MODES}
+    groups = {m: timed(f"3 group TAs per TP, {m}", partial(group_tas, task, rationales, m), t) for m in MODES}
     cands: dict[str, pl.DataFrame] = {}
     picks: dict[str, pl.DataFrame] = {}
     curves: dict[str, pl.DataFrame] = {}
@@ -172,7 +173,8 @@ def main() -> None:
     print_sizes(rationales, exams, scores)
     print_timings(t)
     print_results(cands, picks, curves)
-    print(f"math-verify: {math_answers.verifier_stats()}")
+    print(f"math-verify: {task.grader.stats()}")
+    task.close()
 
 
 if __name__ == "__main__":

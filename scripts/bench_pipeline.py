@@ -22,7 +22,7 @@ from test_pipeline_e2e import copy_project, ran_stages, run  # noqa: E402
 
 def stage_times(root: Path) -> dict[str, float]:
     times = {}
-    for nb in sorted((root / "reports").glob("*.ipynb")):
+    for nb in sorted((root / "reports" / "notebooks").glob("*.ipynb")):
         meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
         if meta.get("duration") is not None:
             times[nb.stem] = round(meta["duration"], 1)
@@ -34,8 +34,8 @@ def figures(root: Path) -> dict:
     sel = json.loads((m / "selection.json").read_text())
     return {
         "accuracy": sel["accuracy"], "gain_over_sc": sel.get("gain_over_sc"),
-        "teacher_generations": json.loads((m / "rationales_teacher.json").read_text())["generations"],
-        "student_generations": json.loads((m / "exams_teacher__student.json").read_text())["generations"],
+        "teacher_generations": json.loads((m / "rationales_eval_teacher.json").read_text())["generations"],
+        "student_generations": json.loads((m / "exams_eval_teacher__student.json").read_text())["generations"],
     }
 
 
@@ -63,8 +63,8 @@ def main() -> None:
     if args.control:
         run(root, "git", "add", "-A")
         run(root, "git", "commit", "-qm", "baseline")
-        seconds, stages = timed(root, "dvc", "exp", "run", "-S", "toy.world.student_follow_prob=0")
-        print(f"control (student_follow_prob=0): {seconds:.0f} s, stages: {sorted(stages)}")
+        seconds, stages = timed(root, "dvc", "exp", "run", "-S", "toy.student.follow_prob=0")
+        print(f"control (toy.student.follow_prob=0): {seconds:.0f} s, stages: {sorted(stages)}")
         print("control figures:", json.dumps(figures(root), indent=1))
     if args.keep:
         print("kept:", root)

@@ -19,7 +19,7 @@ TINY_TRAIN = ToyTrainConfig(n_layer=1, n_embd=32, n_head=2, steps=30, batch_size
 
 @pytest.fixture(scope="session")
 def toy_world() -> ToyWorld:
-    return ToyWorld(ToyWorldConfig(n_verbs=6, n_tp=8, n_ep=2, n_train_families=4))
+    return ToyWorld(ToyWorldConfig(n_verbs=6))
 
 
 @pytest.fixture(scope="session")

@@ -41,24 +41,16 @@ def test_a_declared_section_must_be_present_and_valid():
         parse_params(raw, reads=["rationales"])
 
 
-def test_unknown_top_level_key_is_named():
+@pytest.mark.parametrize("where,key", [((), "seeds"), (("toy", "student"), "follow_pro"),
+                                       (("rationales",), "num_rationale")])
+def test_unknown_key_is_named_also_in_a_section_no_stage_reads(where, key):
     raw = _raw()
-    raw["seeds"] = 1
-    with pytest.raises(ParamsError, match=r"unknown key `seeds`"):
-        parse_params(raw)
-
-
-def test_unknown_nested_key_is_named_also_in_a_section_no_stage_reads():
-    raw = _raw()
-    raw["toy"]["student"]["follow_pro"] = 0
-    with pytest.raises(ParamsError, match=r"unknown key `toy.student.follow_pro`"):
-        parse_params(raw)
-
-
-def test_unknown_key_is_named():
-    raw = _raw()
-    raw["rationales"]["num_rationale"] = 8
-    with pytest.raises(ParamsError, match=r"unknown key `rationales.num_rationale`"):
+    node = raw
+    for part in where:
+        node = node[part]
+    node[key] = 1
+    dotted = ".".join([*where, key])
+    with pytest.raises(ParamsError, match=rf"unknown key `{dotted}`; check its spelling"):
         parse_params(raw)
 
 

@@ -2,7 +2,10 @@
 
 import pytest
 
-from lbt.engines import Engine, GenerationRequest, RequestCache, make_engine
+from lbt.engines.base import GenerationRequest
+from lbt.engines.cache import RequestCache
+from lbt.engines.engine import Engine
+from lbt.engines.registry import make_engine
 from lbt.engines.config import HFModel
 from lbt.engines.hf import HFBackend
 
@@ -23,12 +26,26 @@ def test_same_seed_same_text_whatever_the_batch(tiny_student):
     assert len(set(alone)) > 1, "sampling at temperature 1 should vary between samples"
 
 
-def test_greedy_ignores_seed_and_stops_at_eos(tiny_student):
+def test_greedy_ignores_seed(tiny_student):
     backend = HFBackend(HFModel(name="s", path=str(tiny_student)))
     a = backend.generate_samples(_request(QUESTIONS[1], 1, seed=1, temperature=0).samples())
     b = backend.generate_samples(_request(QUESTIONS[1], 1, seed=2, temperature=0).samples())
     assert a == b
-    assert a[0].n_tokens <= 20 and a[0].finish_reason in {"stop", "length"}
+
+
+def test_a_row_stops_at_its_eos_token_and_others_run_to_their_limit(tiny_student):
+    """Declare the token the model writes third (greedily) to be an EOS token: that row must stop
+    there with finish "stop", while a row whose limit comes first ends with "length"."""
+    backend = HFBackend(HFModel(name="s", path=str(tiny_student)))
+    full = backend.generate_samples(_request(QUESTIONS[1], 1, temperature=0).samples())[0]
+    assert full.n_tokens >= 3
+    third = backend.tokenizer(full.text, add_special_tokens=False).input_ids[2]
+    backend.eos_ids = set(backend.eos_ids) | {third}
+    greedy = GenerationRequest(prompt=f"{QUESTIONS[1]} R", temperature=0, max_tokens=20)
+    short = GenerationRequest(prompt=f"{QUESTIONS[1]} R", temperature=0, max_tokens=1, seed=1, stop=("zz",))
+    stopped, limited = backend.generate_samples([*greedy.samples(), *short.samples()])
+    assert (stopped.n_tokens, stopped.finish_reason) == (2, "stop")
+    assert (limited.n_tokens, limited.finish_reason) == (1, "length")
 
 
 def test_top_k_one_is_greedy(tiny_student):

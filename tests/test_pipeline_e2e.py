@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 MICRO = {
-    "toy.world.n_verbs": 6, "toy.world.n_tp": 10, "toy.world.n_ep": 2, "toy.world.n_train_families": 4,
+    "toy.world.n_verbs": 6, "toy.problems.n_tp": 10, "toy.problems.n_ep": 2, "toy.problems.n_train_families": 4,
     "toy.train.n_layer": 1, "toy.train.n_embd": 32, "toy.train.n_head": 2, "toy.train.steps": 40,
     "toy.train.batch_size": 16, "toy.train.warmup_steps": 5, "rationales.num_rationales": 4,
     "selection.resample_sizes": [1, 2, 4], "selection.resample_trials": 5,
@@ -90,41 +90,91 @@ def metrics(root: Path, name: str) -> dict:
 def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
-        "prepare", "train_teacher", "train_student", "rationales@teacher", "exams@teacher-student", "scores",
-        "select", "report"}
+        "check", "prepare", "train_teacher", "train_student", "rationales-teacher", "exams-teacher__student",
+        "scores", "select", "report"}
     sel = metrics(project, "selection")
     accuracy = sel["accuracy"]["teacher"]["student"]
     assert set(accuracy) == {"greedy", "sc", "m1_max", "m1_sum", "m1_avg"}
     assert all(0 <= v <= 1 for v in accuracy.values())
-    assert metrics(project, "rationales_teacher")["generations"]["requested"] == 10 * 4 + 10
-    assert metrics(project, "exams_teacher__student")["n_exam_answers"] == 10 * 4 * 2
-    for nb in ("01_prepare", "02_train_toy_teacher", "03_rationales_teacher", "04_exams_teacher__student",
-               "06_select", "07_report"):
-        executed = json.loads((project / "reports" / f"{nb}.ipynb").read_text())
-        assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code"), nb
+    assert metrics(project, "rationales_eval_teacher")["generations"]["requested"] == 10 * 4 + 10
+    assert metrics(project, "exams_eval_teacher__student")["n_exam_answers"] == 10 * 4 * 2
+    for nb in ("prepare", "train_teacher", "train_student", "rationales-teacher", "exams-teacher__student",
+               "scores", "select", "report"):
+        cells = json.loads((project / "reports" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
+        outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert outputs, nb
+        shown = json.dumps(outputs)
+        assert "shape: (" not in shown and "<Figure size" not in shown, nb  # styled tables, figures as images
+    assert _images(project, "train_teacher") >= 1 and _images(project, "select") >= 2
     html = (project / "reports" / "report.html").read_text()
-    assert "M1-MAX" in html and "<img" in html
+    assert "M1-MAX" in html and html.count("<img") >= 3  # selection, accuracy vs N, LbT-score histogram
     assert (project / "reports" / "figures" / "accuracy_vs_n.png").stat().st_size > 1000
 
 
-def test_second_repro_runs_nothing(project):
+def _images(project: Path, notebook: str) -> int:
+    cells = json.loads((project / "reports" / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    return sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+
+
+def test_second_repro_runs_only_the_params_check(project):
     proc = run(project, "dvc", "repro")
-    assert ran_stages(proc) == set()
-    assert "up to date" in run(project, "dvc", "status").stdout
+    assert ran_stages(proc) == {"check"}
+    status = json.loads(run(project, "dvc", "status", "--json").stdout)
+    assert status == {"check": ["always changed"]}
+
+
+def test_a_typo_in_a_key_no_stage_reads_stops_the_repro_before_any_stage(project):
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["toy"]["student"]["follow_pro"] = 0
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        proc = run(project, "dvc", "repro", check=False)
+    finally:
+        (project / "params.yaml").write_text(original)
+    assert proc.returncode != 0
+    assert ran_stages(proc) == {"check"}
+    assert "unknown key `toy.student.follow_pro`" in proc.stdout + proc.stderr
+    assert json.loads(run(project, "dvc", "status", "--json").stdout) == {"check": ["always changed"]}
+
+
+# One module per room; the stages that must rerun when it changes come from the import graph.
+TOUCHED = ["lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/teaching/exams.py", "lbt/teaching/scores.py",
+           "lbt/toy/train.py", "lbt/tasks/toy.py", "lbt/engines/hf.py", "lbt/notebook.py",
+           "lbt/tasks/math/grade.py", "lbt/methods/m1/config.py"]
+
+
+@pytest.mark.parametrize("module", TOUCHED)
+def test_touching_a_module_flags_exactly_the_stages_that_import_it(project, module):
+    from lbt.pipeline import stage_modules, stages_for
+
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    name = module.removesuffix(".py").replace("/", ".")
+    expected = {s.name for s in stages_for(raw) if name in stage_modules(s, raw["task"])}
+    path = project / module
+    original = path.read_text()
+    path.write_text(original + "\n# touched\n")
+    try:
+        status = json.loads(run(project, "dvc", "status", "--json").stdout)
+    finally:
+        path.write_text(original)
+    assert set(status) - {"check"} == expected
+    if module in ("lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/methods/m1/config.py"):
+        assert not {"train_teacher", "train_student", "rationales-teacher", "exams-teacher__student"} & expected
 
 
 def test_selection_param_reruns_only_selection_and_report(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["selection"]["resample_trials"] = 6
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert ran_stages(run(project, "dvc", "repro")) == {"select", "report"}
+    assert ran_stages(run(project, "dvc", "repro")) == {"check", "select", "report"}
     run(project, "git", "add", "-A")
     run(project, "git", "commit", "-qm", "baseline for experiments")
 
 
 def test_exp_run_set_param_shows_in_exp_show_and_metrics_diff(project):
     proc = run(project, "dvc", "exp", "run", "-S", "selection.methods=[greedy,sc,m1_max]")
-    assert ran_stages(proc) == {"select", "report"}
+    assert ran_stages(proc) == {"check", "select", "report"}
     diff = json.loads(run(project, "dvc", "metrics", "diff", "--json").stdout)
     changed = diff["reports/metrics/selection.json"]
     assert "accuracy.teacher.student.m1_sum" in changed and changed["accuracy.teacher.student.m1_sum"]["new"] is None
@@ -133,13 +183,13 @@ def test_exp_run_set_param_shows_in_exp_show_and_metrics_diff(project):
 
 
 def test_more_rationales_reuse_cached_generations(project):
-    before = metrics(project, "rationales_teacher")["generations"]
+    before = metrics(project, "rationales_eval_teacher")["generations"]
     proc = run(project, "dvc", "exp", "run", "-S", "rationales.num_rationales=8")
-    assert {"rationales@teacher", "exams@teacher-student", "scores", "select", "report"} <= ran_stages(proc)
+    assert {"rationales-teacher", "exams-teacher__student", "scores", "select", "report"} <= ran_stages(proc)
     assert not {"prepare", "train_teacher", "train_student"} & ran_stages(proc)
-    after = metrics(project, "rationales_teacher")["generations"]
+    after = metrics(project, "rationales_eval_teacher")["generations"]
     assert before["requested"] == 10 * 4 + 10
     assert after["requested"] == 10 * 8 + 10
     assert after["generated"] == 10 * 4  # only samples 4..7; the first 4 and the greedy ones are cached
-    exams = metrics(project, "exams_teacher__student")["generations"]
+    exams = metrics(project, "exams_eval_teacher__student")["generations"]
     assert exams["cached"] > 0

@@ -28,6 +28,7 @@ class MathTask(Task):
     """MATH500 TPs with MATH() variants as EPs; answers graded with math-verify."""
 
     name = "math"
+    descriptive_columns = ("level", "subject")
 
     def __init__(self, config: MathParams | None = None) -> None:
         self.config = config or MathParams()
@@ -45,6 +46,10 @@ class MathTask(Task):
         if self._grader is None:
             self._grader = MathGrader(self.config.grading)
         return self._grader
+
+    def summary(self) -> str:
+        return (f"MATH: MATH500 TPs with MATH() functional variants as EPs (from `{self.config.raw_dir}`); "
+                f"answers grouped by `{self.config.grouping}` for voting.")
 
     def load_problems(self) -> pl.DataFrame:
         return data.load_problems(Path(self.config.raw_dir))

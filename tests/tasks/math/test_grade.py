@@ -22,48 +22,48 @@ from .conftest import DATA_DIR, NO_DATA
 needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=NO_DATA)
 
 
-@pytest.mark.parametrize(
-    ("gold", "pred", "equal"),
-    [
-        ("\\frac12", "0.5", True),
-        ("\\frac{1}{2}", "\\dfrac{1}{2}", True),
-        ("\\frac13", "0.333333", True),  # math-verify's 6-decimal rule
-        ("\\frac13", "0.33", False),
-        ("3", "3.0", True),
-        ("1000", "1,000", True),
-        ("5\\sqrt{2}", "\\sqrt{50}", True),
-        ("(3,\\frac{\\pi}{2})", "\\left( 3, \\frac{\\pi}{2} \\right)", True),
-        ("\\text{Evelyn}", "Evelyn", True),
-        ("x^2+7x+10", "(x+5)(x+2)", True),
-        ("[2,5)", "[2,5]", False),
-        ("10_5", "10", False),  # math-verify reads 10_5 as 10; base numerals compare as strings
-        ("1011_2", "1011_{2}", True),
-        ("7", "8", False),
-        ("7", None, False),
-        ("7", "   ", False),
-    ],
-)
+# gold ⟶ prediction ⟶ equivalent? (one case a line; "None" is no answer; text after "  #" explains)
+EQUIVALENCE_CASES = r"""
+\frac12 ⟶ 0.5 ⟶ yes
+\frac{1}{2} ⟶ \dfrac{1}{2} ⟶ yes
+\frac13 ⟶ 0.333333 ⟶ yes  # math-verify's 6-decimal rule
+\frac13 ⟶ 0.33 ⟶ no
+3 ⟶ 3.0 ⟶ yes
+1000 ⟶ 1,000 ⟶ yes
+5\sqrt{2} ⟶ \sqrt{50} ⟶ yes
+(3,\frac{\pi}{2}) ⟶ \left( 3, \frac{\pi}{2} \right) ⟶ yes
+\text{Evelyn} ⟶ Evelyn ⟶ yes
+x^2+7x+10 ⟶ (x+5)(x+2) ⟶ yes
+[2,5) ⟶ [2,5] ⟶ no
+10_5 ⟶ 10 ⟶ no  # math-verify reads 10_5 as 10; base numerals compare as strings
+1011_2 ⟶ 1011_{2} ⟶ yes
+7 ⟶ 8 ⟶ no
+7 ⟶ None ⟶ no
+7 ⟶ <blank> ⟶ no
+5 ⟶ 5 \text{ or } 12 ⟶ no  # an answer listing two candidates gets no credit, whichever comes first
+5 ⟶ x = 5 \text{ or } x = 12 ⟶ no
+5 ⟶ 5 \text{ and } 12 ⟶ no
+12 ⟶ 5 \text{ or } 12 ⟶ no
+5 ⟶ 5 \text{ (or } 12) ⟶ no
+5 ⟶ 5 \text{ cm} ⟶ yes  # units written as `\text{ unit}` still go (real golds of MATH and MATH())
+100\text{ square units} ⟶ 100 ⟶ yes
+45 \text{ units}^2 ⟶ 45 ⟶ yes
+5.4 \text{ cents} ⟶ 5.4 ⟶ yes
+"""
+
+
+def _cases(text: str) -> list[tuple[str, str | None, bool]]:
+    cases = []
+    for line in text.strip().splitlines():
+        gold, pred, equal = (part.strip() for part in line.split("  #")[0].split("⟶"))
+        pred = {"None": None, "<blank>": "   "}.get(pred, pred)
+        cases.append((gold, pred, equal == "yes"))
+    return cases
+
+
+@pytest.mark.parametrize(("gold", "pred", "equal"), _cases(EQUIVALENCE_CASES))
 def test_is_equivalent(grader: MathGrader, gold: str, pred: str | None, equal: bool) -> None:
-    assert grader.is_equivalent(gold, pred) is equal
-
-
-@pytest.mark.parametrize(
-    ("gold", "pred", "equal"),
-    [
-        # hedged answers that list two candidates get no credit, whichever comes first
-        ("5", "5 \\text{ or } 12", False),
-        ("5", "x = 5 \\text{ or } x = 12", False),
-        ("5", "5 \\text{ and } 12", False),
-        ("12", "5 \\text{ or } 12", False),
-        ("5", "5 \\text{ (or } 12)", False),
-        # units written as `\text{ unit}` still go (real golds of MATH and MATH())
-        ("5", "5 \\text{ cm}", True),
-        ("100\\text{ square units}", "100", True),
-        ("45 \\text{ units}^2", "45", True),
-        ("5.4 \\text{ cents}", "5.4", True),
-    ],
-)
-def test_an_answer_listing_two_answers_gets_no_credit(grader: MathGrader, gold: str, pred: str, equal: bool) -> None:
+    """Includes hedged answers that list two candidates: they get no credit; units still go."""
     assert grader.is_equivalent(gold, pred) is equal
 
 

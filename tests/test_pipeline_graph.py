@@ -1,0 +1,102 @@
+"""The generated DVC graph tells the truth: code deps follow the import graph, params deps the
+sections each stage declares, model deps the folders of the models it runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lbt import pipeline
+from lbt.pipeline import ROOT, closure, generate, module_file, notebook_imports, stages_for
+
+PARAMS = ROOT / "params.yaml"
+MATH_PARAMS = ROOT / "params" / "math-table2.yaml"
+
+
+def _dvc(path: Path) -> dict:
+    return yaml.safe_load(generate(path))["stages"]
+
+
+def _covers(deps: list[str], file: str) -> bool:
+    return any(file == d or file.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def stages_importing(stages: dict, file: str) -> set[str]:
+    return {name for name, s in stages.items() if _covers(s.get("deps", []), file)}
+
+
+def test_committed_dvc_yaml_is_generated_from_params_yaml():
+    assert (ROOT / "dvc.yaml").read_text() == generate(PARAMS), "run `python -m lbt.pipeline`"
+
+
+def test_every_module_is_a_dep_of_exactly_the_stages_that_import_it():
+    raw = yaml.safe_load(PARAMS.read_text())
+    stages = _dvc(PARAMS)
+    by_stage = {s.name: pipeline.stage_modules(s, raw["task"]) for s in stages_for(raw)}
+    for file in sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "lbt").rglob("*.py")):
+        module = file.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        expected = {name for name, modules in by_stage.items() if module in modules}
+        assert stages_importing(stages, file) - {"check"} == expected, file
+
+
+def test_model_training_never_depends_on_selection_report_or_math_code():
+    stages = _dvc(PARAMS)
+    for file in ["lbt/methods/m1/select.py", "lbt/methods/m1/analysis.py", "lbt/report/m1.py",
+                 "lbt/teaching/exams.py", "lbt/tasks/math/grade.py", "lbt/engines/hf.py"]:
+        assert not {"train_teacher", "train_student", "prepare"} & stages_importing(stages, file), file
+    assert stages_importing(stages, "lbt/report/m1.py") == {"report"}
+    assert stages_importing(stages, "lbt/methods/m1/select.py") == {"select", "report"}
+    assert stages_importing(stages, "lbt/tasks/math/grade.py") == set()  # the toy task never grades math
+
+
+def test_each_teaching_stage_depends_on_its_own_model_folder_and_params():
+    stages = _dvc(PARAMS)
+    assert "data/models/teacher" in stages["rationales-teacher"]["deps"]
+    assert "data/models/student" not in stages["rationales-teacher"]["deps"]
+    assert "data/models/student" in stages["exams-teacher__student"]["deps"]
+    assert "teachers.teacher" in stages["rationales-teacher"]["params"]
+    assert "students.student" in stages["exams-teacher__student"]["params"]
+
+
+def test_a_math_params_file_without_a_toy_section_builds_the_math_grid():
+    raw = yaml.safe_load(MATH_PARAMS.read_text())
+    assert "toy" not in raw
+    stages = _dvc(MATH_PARAMS)
+    assert not any(name.startswith("train_") for name in stages)
+    assert {n for n in stages if n.startswith(("rationales-", "exams-"))} == {
+        "rationales-llama3-8b", "rationales-mistral-7b",
+        *(f"exams-{t}__{s}" for t in ("llama3-8b", "mistral-7b") for s in ("llama3-8b", "mistral-7b", "gpt-4o-mini"))}
+    assert "/models/Meta-Llama-3-8B-Instruct" in stages["rationales-llama3-8b"]["deps"]
+    api_deps = stages["exams-llama3-8b__gpt-4o-mini"]["deps"]
+    assert not any(d.startswith("/models") for d in api_deps)  # an API model has no folder
+    assert _covers(api_deps, "lbt/engines/openai.py") and not _covers(api_deps, "lbt/engines/vllm.py")
+    assert _covers(stages["select"]["deps"], "lbt/tasks/math/group.py")
+    assert not any("toy" in p for s in stages.values() for p in s.get("params", []))
+
+
+def test_a_section_a_stage_reads_must_be_in_the_params_file(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    del raw["selection"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(Exception, match="`selection` is missing, and stage select reads it"):
+        generate(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize("notebook", sorted(p.relative_to(ROOT / "notebooks").as_posix()
+                                             for p in (ROOT / "notebooks").rglob("*.ipynb")))
+def test_what_a_notebook_really_imports_is_in_its_static_closure(notebook):
+    """Import the notebook's modules in a fresh process: every lbt module loaded is in the graph."""
+    modules = sorted(notebook_imports(ROOT / "notebooks" / notebook))
+    code = ("import importlib, json, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m == 'lbt' or m.startswith('lbt.'))))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                                       check=True).stdout)
+    static = closure(set(modules))
+    assert set(loaded) <= static, set(loaded) - static
+    assert all(module_file(m) for m in loaded)
