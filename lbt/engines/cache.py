@@ -109,6 +109,7 @@ class RequestCache:
         self.db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA journal_size_limit=67108864")  # a big fill leaves no 300 MB -wal file behind
             self.db.execute(_SCHEMA)
             self.db.commit()
         except sqlite3.DatabaseError:
