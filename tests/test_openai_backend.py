@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from lbt.engines import Engine
 from lbt.engines.base import Completion, GenerationRequest, Sample
 from lbt.engines.config import OpenAIModel
 from lbt.engines.openai import MissingAPIKeyError, OpenAIBackend, OpenAIBackendError
@@ -314,3 +317,66 @@ def test_works_inside_a_running_event_loop(start_server: ServerFactory) -> None:
     bodies = bodies_by_seed(server)
     assert completions == [expected_completion(bodies[s.seed]) for s in samples]
     assert backend.identity == "openai:fake-model"
+
+
+# -- dead endpoints: a circuit breaker and a short log -----------------------------------------
+
+
+def test_a_closed_port_fails_fast_in_one_sentence(caplog: pytest.LogCaptureFixture) -> None:
+    """256 samples against nothing, with the real backoff (1 s base) and max_retries (6)."""
+    caplog.set_level(logging.INFO)
+    url = closed_port_url()
+    backend = OpenAIBackend(OpenAIModel(name="dead", model="m", base_urls=[url], api_key_env=KEY_ENV),
+                            show_progress=False)
+    engine = Engine(backend, None, "dead")
+    requests = [GenerationRequest(prompt=f"Question {i}.", n=8, seed=i) for i in range(32)]
+
+    started = time.monotonic()
+    with pytest.raises(OpenAIBackendError) as caught:
+        engine.generate(requests)
+    elapsed = time.monotonic() - started
+
+    message = str(caught.value)
+    assert re.fullmatch(
+        rf"dead: could not connect to {re.escape(url)} \(connection refused\) after \d+ attempts: "
+        r"is the server running\?", message), message
+    assert elapsed < 10, elapsed
+    assert len(caplog.records) < 10, [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # the exception is the one error line
+    assert len(caplog.text) < 2000
+
+
+def test_every_dead_base_url_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    urls = [closed_port_url(), "http://lbt-no-such-host.invalid/v1"]
+
+    with pytest.raises(OpenAIBackendError) as caught:
+        make_backend(urls, max_retries=6).generate_samples(prompt_samples(40))
+
+    message = str(caught.value)
+    assert f"could not connect to {urls[0]} (connection refused), {urls[1]} (unknown host" in message
+    assert message.endswith("are the servers running?")
+    assert len(caplog.records) < 5
+
+
+def test_retries_are_summarised_not_logged_per_sample(start_server: ServerFactory,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="lbt")
+    server = start_server(fault_plan=lambda a: Fault(status=429, message="Slow down.", retry_after="0")
+                          if a.attempt < 2 else None)
+
+    completions = make_backend([server.v1_url]).generate_samples(prompt_samples(50))
+
+    assert len(completions) == 50
+    [summary] = [r.getMessage() for r in caplog.records if r.name == "lbt.engines.openai"]
+    assert summary.startswith("fake: retry summary, 100 retries in the last")
+    assert f"{server.v1_url}: 100 HTTP 429 (Slow down.)" in summary
+
+
+def test_a_server_that_answers_errors_never_trips_the_breaker(start_server: ServerFactory) -> None:
+    """Five 503s then success, on the only replica: slow, but it is up, so every sample gets done."""
+    server = start_server(fault_plan=lambda a: Fault(status=503, message="Loading.") if a.attempt < 5 else None)
+
+    completions = make_backend([server.v1_url], max_retries=6).generate_samples(prompt_samples(20))
+
+    assert len(completions) == 20 and len(server.successes()) == 20

@@ -2,7 +2,8 @@
 
 An `Engine` wraps one backend (hf, vllm, openai) and one `RequestCache`; it generates only the
 samples the cache lacks, stores each chunk as soon as it is done, and counts what it asked for
-and what it generated. `close()` releases the backend (GPU memory, worker threads, connections)
+and what it generated. A read-only cache serves a fully cached stage; one that would need writes
+stops the stage before anything is generated. `close()` releases the backend (GPU memory, worker threads, connections)
 so that one stage can run several models one after another.
 """
 
@@ -37,6 +38,8 @@ class Engine:
                 todo.setdefault(key, sample)
         log.info("%s: %d samples, %d cached, %d to generate", desc, len(samples), len(samples) - len(todo), len(todo))
         pending = list(todo.items())
+        if pending and self.cache is not None:
+            self.cache.ensure_writable(len(pending))  # fail before generating, not after the first chunk
         with tqdm(total=len(pending), desc=f"{desc} [{self.name}]", mininterval=2, disable=not pending) as bar:
             for start in range(0, len(pending), self.chunk_size):
                 chunk = pending[start : start + self.chunk_size]

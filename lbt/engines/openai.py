@@ -6,6 +6,10 @@ dedicated thread, which keeps `generate_samples` synchronous and usable from cod
 runs inside an event loop (Jupyter and papermill kernels do). They are spread over several
 `base_urls` (least requests in flight first), capped at `max_concurrency` in flight overall, and
 retried with exponential backoff and jitter on 429, 408/409, 5xx, connection errors and timeouts.
+Retries are logged as a summary (counts per base URL and cause) at most every 30 s and at the end
+of each call, never one line per sample. When no base URL can be reached at all (nothing listening,
+unknown host), a circuit breaker ends the call after a few rounds of attempts with one error naming
+the URLs, instead of letting every sample use up its retries.
 
 The API key is read from the environment variable named by `api_key_env` when there is something
 to generate (a fully cached rerun needs no key); it is added to each request's headers at send
@@ -21,8 +25,10 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -40,6 +46,10 @@ _T = TypeVar("_T")
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _MAX_QUOTED_MESSAGE = 500
 _MAX_RETRY_AFTER_S = 600.0  # a sanity cap on what a server may ask us to wait
+_RETRY_SUMMARY_EVERY_S = 30.0
+# The breaker trips once every base URL has failed to connect this many times in a row and one
+# sample has failed to connect on this many attempts in a row (so backoff has let time pass).
+_BREAKER_STREAK = 3
 
 
 class OpenAIBackendError(RuntimeError):
@@ -100,6 +110,8 @@ class _RetryableFailure:
 
     description: str
     retry_after_s: float | None = None
+    cause: str = "error"  # short, for the retry summary: "HTTP 429", "timeout", "connection refused"...
+    unreachable: bool = False  # no connection at all: nothing listening, unknown host, connect timeout
 
 
 class _ReplicaPool:
@@ -227,7 +239,11 @@ class OpenAIBackend:
         desc = f"{self.config.name} ({self.identity})"
         async with client:
             with tqdm(total=len(samples), desc=desc, unit="sample", disable=not self.show_progress) as bar:
-                run = _Run(client, _ReplicaPool(self.config.base_urls), asyncio.Semaphore(limit), bar, secret)
+                run = _Run(
+                    client, _ReplicaPool(self.config.base_urls), asyncio.Semaphore(limit), bar, secret,
+                    breaker=_Breaker(self.config.base_urls, min(_BREAKER_STREAK, self.config.max_retries + 1)),
+                    retry_log=_RetryLog(self.config.name),
+                )
                 tasks = [asyncio.create_task(self._generate_one(run, sample)) for sample in samples]
                 try:
                     return list(await asyncio.gather(*tasks))
@@ -236,11 +252,14 @@ class OpenAIBackend:
                         task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
                     raise
+                finally:
+                    run.retry_log.flush()
 
     async def _generate_one(self, run: _Run, sample: Sample) -> Completion:
         call = self._call_for(sample)
         attempts = self.config.max_retries + 1
         last_replica: int | None = None
+        unreachable_streak = 0  # this sample's attempts in a row that could not connect
         for attempt in range(1, attempts + 1):
             async with run.in_flight:
                 replica = run.pool.acquire(avoid=last_replica)
@@ -249,8 +268,17 @@ class OpenAIBackend:
                 finally:
                     run.pool.release(replica)
             if isinstance(outcome, Completion):
+                run.breaker.answered(replica)
                 run.bar.update(1)
                 return outcome
+            if outcome.unreachable:
+                unreachable_streak += 1
+                run.breaker.unreachable(replica, outcome.cause)
+                if run.breaker.tripped(unreachable_streak):
+                    raise OpenAIBackendError(run.breaker.message(self.config.name))
+            else:
+                unreachable_streak = 0
+                run.breaker.answered(replica)  # it answered, even if with an error
             if attempt == attempts:
                 raise OpenAIBackendError(
                     f"{self._what(call)} failed {attempts} times (max_retries={self.config.max_retries}); "
@@ -259,8 +287,7 @@ class OpenAIBackend:
             delay = self._retry_delay(attempt, outcome.retry_after_s)
             run.retries += 1
             run.bar.set_postfix(retries=run.retries, refresh=False)
-            logger.info("%s: %s; retry %d/%d in %.2f s.", self._what(call), outcome.description, attempt,
-                        self.config.max_retries, delay)
+            run.retry_log.record(run.pool.base_urls[replica], outcome)
             last_replica = replica
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -269,16 +296,26 @@ class OpenAIBackend:
         url = self._url(base_url, call.endpoint)
         try:
             response = await run.client.post(url, params=self._query(), json=call.body)
+        except httpx.ConnectTimeout:
+            cause = f"connect timed out after {self.config.timeout_s:g} s"
+            return _RetryableFailure(f"could not connect to {_display(url)} ({cause})", cause=cause, unreachable=True)
         except httpx.TimeoutException:
-            return _RetryableFailure(f"no answer from {_display(url)} within {self.config.timeout_s:g} s")
+            return _RetryableFailure(f"no answer from {_display(url)} within {self.config.timeout_s:g} s",
+                                     cause="timeout")
+        except httpx.ConnectError as exc:
+            cause = run.scrub(_connect_failure(exc))
+            return _RetryableFailure(f"could not connect to {_display(url)} ({cause})", cause=cause, unreachable=True)
         except httpx.TransportError as exc:
             detail = run.scrub(f"{type(exc).__name__}: {exc}")
-            return _RetryableFailure(f"connection error with {_display(url)} ({detail})")
+            return _RetryableFailure(f"connection error with {_display(url)} ({detail})",
+                                     cause=f"connection error ({type(exc).__name__})")
         if response.status_code == 200:
             return self._parse(run, response, call, url)
-        description = f"HTTP {response.status_code} from {_display(url)}: {run.scrub(_error_message(response))}"
+        message = run.scrub(_error_message(response))
+        description = f"HTTP {response.status_code} from {_display(url)}: {message}"
         if response.status_code in _RETRYABLE_STATUSES or response.status_code >= 500:
-            return _RetryableFailure(description, _retry_after_s(response.headers))
+            return _RetryableFailure(description, _retry_after_s(response.headers),
+                                     cause=f"HTTP {response.status_code} ({_shorten(message)})")
         hint = " (check base_urls: OpenAI-style ones usually end in /v1)" if response.status_code == 404 else ""
         raise OpenAIBackendError(f"{self._what(call)} was refused: {description}{hint}")
 
@@ -322,10 +359,70 @@ class _Run:
     in_flight: asyncio.Semaphore
     bar: Any
     secret: _Secret | None
+    breaker: _Breaker
+    retry_log: _RetryLog
     retries: int = 0
 
     def scrub(self, text: str) -> str:
         return self.secret.scrub(text) if self.secret else text
+
+
+class _Breaker:
+    """Notices when no base URL can be reached at all, so that a call stops instead of retrying on.
+
+    It trips when every base URL has failed to connect `streak` times in a row (no answer of any
+    kind from it in between: a 429 or a 500 counts as an answer) and the sample asking has itself
+    failed to connect on `streak` attempts in a row, so that backoff has given the servers a
+    little time. One live replica among dead ones keeps it from tripping.
+    """
+
+    def __init__(self, base_urls: Sequence[str], streak: int) -> None:
+        self.base_urls = list(base_urls)
+        self.streak = max(streak, 1)
+        self._failures_in_a_row = [0] * len(self.base_urls)
+        self._causes: list[str] = [""] * len(self.base_urls)
+        self.attempts = 0  # connection failures over the whole call
+
+    def answered(self, replica: int) -> None:
+        self._failures_in_a_row[replica] = 0
+
+    def unreachable(self, replica: int, cause: str) -> None:
+        self._failures_in_a_row[replica] += 1
+        self._causes[replica] = cause
+        self.attempts += 1
+
+    def tripped(self, sample_streak: int) -> bool:
+        return sample_streak >= self.streak and min(self._failures_in_a_row) >= self.streak
+
+    def message(self, name: str) -> str:
+        where = ", ".join(f"{_display(url)} ({cause})" for url, cause in zip(self.base_urls, self._causes))
+        question = "is the server running" if len(self.base_urls) == 1 else "are the servers running"
+        return f"{name}: could not connect to {where} after {self.attempts} attempts: {question}?"
+
+
+class _RetryLog:
+    """Counts retries per base URL and cause; logs them as one line every 30 s at most, and at the end."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._since = time.monotonic()
+
+    def record(self, base_url: str, failure: _RetryableFailure) -> None:
+        self._counts[(_display(base_url), failure.cause)] += 1
+        if time.monotonic() - self._since >= _RETRY_SUMMARY_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._counts:
+            by_url: dict[str, list[str]] = {}
+            for (url, cause), count in self._counts.most_common():
+                by_url.setdefault(url, []).append(f"{count} {cause}")
+            parts = "; ".join(f"{url}: {', '.join(causes)}" for url, causes in by_url.items())
+            logger.info("%s: retry summary, %d retries in the last %.1f s: %s.", self.name, sum(self._counts.values()),
+                        time.monotonic() - self._since, parts)
+        self._counts.clear()
+        self._since = time.monotonic()
 
 
 # -- small helpers -----------------------------------------------------------------------------
@@ -416,6 +513,27 @@ def _retry_after_s(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         return None
     return when.timestamp() - time.time()
+
+
+def _connect_failure(exc: httpx.ConnectError) -> str:
+    """Why a connection could not be made, in a few words: "connection refused", "unknown host"..."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return f"unknown host: {cause.strerror or cause}"
+        if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
+            return cause.strerror.lower()
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or type(exc).__name__
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _display(url: str) -> str:
