@@ -70,6 +70,17 @@ def variant_exams(problems: pl.DataFrame, split: Split, max_eps: int | None = No
     return tps.join(eps, on="family_id").select("tp_id", "ep_id").sort("tp_id", "ep_id")
 
 
+def group_exams(problems: pl.DataFrame, split: Split, max_eps: int | None = None) -> pl.DataFrame:
+    """Exams of similar problems: a TP's EPs are the other TPs of its group (same `family_id`),
+    as in the paper's code groups (the first `max_eps` by id when given)."""
+    tps = problems.filter(pl.col("role") == split.tp_role).select("family_id", tp_id="problem_id")
+    pairs = tps.join(tps.rename({"tp_id": "ep_id"}), on="family_id").filter(pl.col("tp_id") != pl.col("ep_id"))
+    pairs = pairs.sort("tp_id", "ep_id")
+    if max_eps is not None:
+        pairs = pairs.group_by("tp_id", maintain_order=True).head(max_eps)
+    return pairs.select("tp_id", "ep_id")
+
+
 class Task(ABC):
     name: str
     # The grouping modes this task supports; the first is the headline one.

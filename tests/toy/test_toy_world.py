@@ -112,3 +112,15 @@ def test_curriculum_is_the_same_in_every_process():
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
+
+
+def test_group_exams_pair_each_tp_with_the_other_problems_of_its_group():
+    from lbt.tasks.base import SPLITS, group_exams
+
+    problems = pl.DataFrame({"problem_id": ["p1", "p2", "p3", "q1", "q2"], "family_id": ["p", "p", "p", "q", "q"],
+                             "role": ["tp"] * 5})
+    sets = group_exams(problems, SPLITS["eval"])
+    assert sets.rows() == [("p1", "p2"), ("p1", "p3"), ("p2", "p1"), ("p2", "p3"), ("p3", "p1"), ("p3", "p2"),
+                           ("q1", "q2"), ("q2", "q1")]
+    assert group_exams(problems, SPLITS["eval"], max_eps=1).rows() == [("p1", "p2"), ("p2", "p1"), ("p3", "p1"),
+                                                                      ("q1", "q2"), ("q2", "q1")]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lbt.engines import Engine
+from lbt.engines.engine import Engine
 from lbt.engines.base import Completion, GenerationRequest, Sample
 from lbt.engines.config import OpenAIModel
 from lbt.engines.openai import MissingAPIKeyError, OpenAIBackend, OpenAIBackendError

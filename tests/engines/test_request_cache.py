@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from lbt.engines import Engine, GenerationRequest
+from lbt.engines.base import GenerationRequest
+from lbt.engines.engine import Engine
 from lbt.engines.base import Completion, Sample
 from lbt.engines.cache import CacheError, RequestCache, cache_key
 
