@@ -17,7 +17,6 @@ TOY_MODELS = DATA / "models"  # the toy teacher and student, as Hugging Face fol
 REPORTS = Path("reports")
 EXECUTED = REPORTS / "notebooks"  # executed copies of the stage notebooks
 METRICS = REPORTS / "metrics"
-PLOTS = REPORTS / "plots"  # CSV data of DVC plots
 FIGURES = REPORTS / "figures"  # PNG figures
 REPORT_HTML = REPORTS / "report.html"
 PARAMS_CHECK = REPORTS / "params_check.json"
@@ -83,10 +82,6 @@ def exams_metrics(teacher: str, student: str, split: SplitName = "eval") -> Path
 
 
 SELECTION_METRICS = METRICS / "selection.json"
-
-
-def plot_data(name: str) -> Path:
-    return PLOTS / f"{name}.csv"
 
 
 def figure(name: str) -> Path:

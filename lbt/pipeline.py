@@ -54,7 +54,7 @@ class Stage:
     deps: list[str] = field(default_factory=list)
     outs: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
-    plots: list[Any] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)  # PNG figures: `dvc plots show` needs no script for them
     args: dict[str, str] = field(default_factory=dict)
     models: list[dict] = field(default_factory=list)  # raw model entries it runs
     html: str | None = None
@@ -114,11 +114,7 @@ def _select_stage(teachers: list[str], answers: list[str]) -> Stage:
               *(str(paths.greedy(t)) for t in teachers)],
         outs=[str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN)],
         metrics=[str(paths.SELECTION_METRICS)],
-        plots=[
-            {str(paths.plot_data("accuracy_by_method")): {"template": "bar_horizontal", "x": "accuracy", "y": "method"}},
-            {str(paths.plot_data("accuracy_vs_n")): {"x": "n", "y": "mean"}},
-            str(paths.figure("accuracy_by_method")), str(paths.figure("accuracy_vs_n")),
-        ],
+        plots=[str(paths.figure("accuracy_by_method")), str(paths.figure("accuracy_vs_n"))],
     )
 
 
@@ -239,15 +235,8 @@ def dvc_stage(stage: Stage, task: str) -> dict:
     if stage.metrics:
         entry["metrics"] = [{m: {"cache": False}} for m in stage.metrics]
     if stage.plots:
-        entry["plots"] = [_plot(p) for p in stage.plots]
+        entry["plots"] = [{p: {"cache": False}} for p in stage.plots]
     return entry
-
-
-def _plot(plot: Any) -> dict:
-    if isinstance(plot, str):
-        return {plot: {"cache": False}}
-    (path, props), = plot.items()
-    return {path: {"cache": False, **props}}
 
 
 def generate(params_path: Path = paths.PARAMS) -> str:

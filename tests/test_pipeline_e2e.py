@@ -192,4 +192,4 @@ def test_more_rationales_reuse_cached_generations(project):
     assert after["requested"] == 10 * 8 + 10
     assert after["generated"] == 10 * 4  # only samples 4..7; the first 4 and the greedy ones are cached
     exams = metrics(project, "exams_eval_teacher__student")["generations"]
-    assert exams["cached"] > 0
+    assert exams["from_cache"] > 0

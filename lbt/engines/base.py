@@ -94,8 +94,14 @@ class Backend(Protocol):
 @dataclass
 class GenerationStats:
     requested: int = 0  # samples asked for
-    generated: int = 0  # samples the backend produced (cache misses)
+    generated: int = 0  # samples the backend produced
+    from_cache: int = 0  # samples read from the request cache (earlier runs, or earlier calls)
 
     @property
-    def cached(self) -> int:
-        return self.requested - self.generated
+    def shared(self) -> int:
+        """Samples identical to another one of the same call (same request, same seed): made once."""
+        return self.requested - self.generated - self.from_cache
+
+    def as_dict(self) -> dict[str, int]:
+        return {"requested": self.requested, "generated": self.generated, "from_cache": self.from_cache,
+                "shared": self.shared}

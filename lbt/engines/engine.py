@@ -36,7 +36,9 @@ class Engine:
         for key, sample in zip(keys, samples):
             if key not in done:
                 todo.setdefault(key, sample)
-        log.info("%s: %d samples, %d cached, %d to generate", desc, len(samples), len(samples) - len(todo), len(todo))
+        from_cache = sum(key in done for key in keys)
+        log.info("%s: %d samples, %d from the cache, %d identical to another, %d to generate", desc, len(samples),
+                 from_cache, len(samples) - from_cache - len(todo), len(todo))
         pending = list(todo.items())
         if pending and self.cache is not None:
             self.cache.ensure_writable(len(pending))  # fail before generating, not after the first chunk
@@ -51,6 +53,7 @@ class Engine:
                 bar.update(len(chunk))
         self.stats.requested += len(samples)
         self.stats.generated += len(todo)
+        self.stats.from_cache += from_cache
         out, it = [], iter(keys)
         for r in requests:
             out.append([done[next(it)] for _ in range(r.n)])

@@ -27,8 +27,8 @@ def setup_summary(params: Params) -> str:
 
 
 def generation_table(params: Params) -> pl.DataFrame:
-    """Samples each teaching stage asked for, generated, and found in the request cache (or shared
-    with an identical request of the same stage)."""
+    """Samples each teaching stage asked for: generated, read from the request cache, or shared
+    with an identical sample of the same stage."""
     rows = []
     for teacher in params.teachers:
         counts = read_json(paths.rationales_metrics(teacher)).get("generations", {})

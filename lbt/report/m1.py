@@ -49,7 +49,8 @@ def breakdown_tables() -> dict[str, pl.DataFrame]:
     out = {}
     for (column,), part in table.group_by(["column"], maintain_order=True):
         shown = with_pair(part).with_columns(accuracy=100 * pl.col("accuracy"), method=_labels(pl.col("method")))
-        out[column] = shown.pivot(on="method", index=["pair", "value", "n"], values="accuracy").sort("pair", "value")
+        wide = shown.pivot(on="method", index=["pair", "value", "n"], values="accuracy").sort("pair", "value")
+        out[column] = wide.select("pair", "value", "n", *(m.label for m in Method if m.label in wide.columns))
     return out
 
 

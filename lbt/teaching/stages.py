@@ -10,7 +10,6 @@ import polars as pl
 
 from lbt import paths
 from lbt.config import Params
-from lbt.engines.engine import Engine
 from lbt.engines.registry import make_engine
 from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS
@@ -32,7 +31,7 @@ def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.Da
         "num_rationales": params.rationales.num_rationales,
         "accuracy": {"sampled": mean(sampled["correct"]), "greedy": mean(greedy["correct"])},
         "no_answer_rate": mean(sampled["answer"].is_null()),
-        "generations": generation_counts(engine),
+        "generations": engine.stats.as_dict(),
     })
     return sampled, greedy
 
@@ -49,11 +48,6 @@ def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl
         "n_exam_answers": table.height,
         "accuracy": mean(table["correct"]),
         "no_answer_rate": mean(table["answer"].is_null()),
-        "generations": generation_counts(engine),
+        "generations": engine.stats.as_dict(),
     })
     return table
-
-
-def generation_counts(engine: Engine) -> dict[str, int]:
-    s = engine.stats
-    return {"requested": s.requested, "generated": s.generated, "cached": s.cached}

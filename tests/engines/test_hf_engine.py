@@ -64,7 +64,7 @@ def test_cache_reuses_and_extends(tiny_student, tmp_path):
 
     again = make_engine(config, db)  # a new process would see the same file
     assert again.generate([_request(q, 8) for q in QUESTIONS]) == first
-    assert again.stats.generated == 0 and again.stats.cached == 32
+    assert again.stats.generated == 0 and again.stats.from_cache == 32 and again.stats.shared == 0
 
     more = make_engine(config, db)
     out = more.generate([_request(q, 16) for q in QUESTIONS])

@@ -1,4 +1,4 @@
-"""M1's figures (matplotlib's object API: no global backend, safe in any kernel) and DVC plot data."""
+"""M1's figures (matplotlib's object API: no global backend, safe in any kernel)."""
 
 from __future__ import annotations
 
@@ -56,11 +56,7 @@ def accuracy_vs_n(curve: pl.DataFrame) -> Figure:
 
 
 def write_selection_plots(acc: pl.DataFrame, curve: pl.DataFrame) -> None:
-    """The CSV data of the DVC plots and the PNG figures of the selection stage."""
-    paths.PLOTS.mkdir(parents=True, exist_ok=True)
+    """The selection stage's figures, as PNG files (its DVC plots: images need no script to show)."""
     paths.FIGURES.mkdir(parents=True, exist_ok=True)
-    pair = pl.format("{}/{}", "teacher", "student")
-    acc.select(pair.alias("pair"), "method", "accuracy").write_csv(paths.plot_data("accuracy_by_method"))
-    curve.with_columns(pair.alias("pair")).write_csv(paths.plot_data("accuracy_vs_n"))
     accuracy_by_method(acc).savefig(paths.figure("accuracy_by_method"), dpi=120, bbox_inches="tight")
     accuracy_vs_n(curve).savefig(paths.figure("accuracy_vs_n"), dpi=120, bbox_inches="tight")
