@@ -71,7 +71,7 @@ def stages_for(raw: dict) -> list[Stage]:
     sections = TASK_SECTIONS[task]
     stages = [Stage("prepare", "tasks/prepare", ["task", *sections["problems"]], outs=[str(paths.PROBLEMS)])]
     if task == "toy":
-        stages += [_train_stage(role) for role in ("teacher", "student")]
+        stages.append(_train_stage())
     stages += [_rationales_stage(t, m, sections["answers"]) for t, m in teachers.items()]
     stages += [_exams_stage(t, s, m, sections["answers"]) for t in teachers for s, m in students.items()]
     pairs = [(t, s) for t in teachers for s in students]
@@ -82,10 +82,10 @@ def stages_for(raw: dict) -> list[Stage]:
     return stages
 
 
-def _train_stage(role: str) -> Stage:
-    reads = ["seed", "toy.world", "toy.train"] + (["toy.student"] if role == "student" else [])
-    return Stage(f"train_{role}", "toy/train", reads, outs=[str(paths.toy_model(role))],
-                 metrics=[str(paths.train_metrics(role))], args={"role": role})
+def _train_stage() -> Stage:
+    roles = ("teacher", "student")
+    return Stage("train_toy", "toy/train", ["seed", "toy.world", "toy.train", "toy.student"],
+                 outs=[str(paths.toy_model(r)) for r in roles], metrics=[str(paths.train_metrics(r)) for r in roles])
 
 
 def _rationales_stage(teacher: str, model: dict, answers: list[str]) -> Stage:

@@ -90,7 +90,7 @@ def metrics(root: Path, name: str) -> dict:
 def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
-        "check", "prepare", "train_teacher", "train_student", "rationales-teacher", "exams-teacher__student",
+        "check", "prepare", "train_toy", "rationales-teacher", "exams-teacher__student",
         "scores", "select", "report"}
     sel = metrics(project, "selection")
     accuracy = sel["accuracy"]["teacher"]["student"]
@@ -98,14 +98,14 @@ def test_repro_runs_every_stage_and_writes_results(project):
     assert all(0 <= v <= 1 for v in accuracy.values())
     assert metrics(project, "rationales_eval_teacher")["generations"]["requested"] == 10 * 4 + 10
     assert metrics(project, "exams_eval_teacher__student")["n_exam_answers"] == 10 * 4 * 2
-    for nb in ("prepare", "train_teacher", "train_student", "rationales-teacher", "exams-teacher__student",
+    for nb in ("prepare", "train_toy", "rationales-teacher", "exams-teacher__student",
                "scores", "select", "report"):
         cells = json.loads((project / "reports" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert outputs, nb
         shown = json.dumps(outputs)
         assert "shape: (" not in shown and "<Figure size" not in shown, nb  # styled tables, figures as images
-    assert _images(project, "train_teacher") >= 1 and _images(project, "select") >= 2
+    assert _images(project, "train_toy") >= 1 and _images(project, "select") >= 2
     html = (project / "reports" / "report.html").read_text()
     assert "M1-MAX" in html and html.count("<img") >= 3  # selection, accuracy vs N, LbT-score histogram
     assert (project / "reports" / "figures" / "accuracy_vs_n.png").stat().st_size > 1000
@@ -160,7 +160,7 @@ def test_touching_a_module_flags_exactly_the_stages_that_import_it(project, modu
         path.write_text(original)
     assert set(status) - {"check"} == expected
     if module in ("lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/methods/m1/config.py"):
-        assert not {"train_teacher", "train_student", "rationales-teacher", "exams-teacher__student"} & expected
+        assert not {"train_toy", "rationales-teacher", "exams-teacher__student"} & expected
 
 
 def test_selection_param_reruns_only_selection_and_report(project):
@@ -186,7 +186,7 @@ def test_more_rationales_reuse_cached_generations(project):
     before = metrics(project, "rationales_eval_teacher")["generations"]
     proc = run(project, "dvc", "exp", "run", "-S", "rationales.num_rationales=8")
     assert {"rationales-teacher", "exams-teacher__student", "scores", "select", "report"} <= ran_stages(proc)
-    assert not {"prepare", "train_teacher", "train_student"} & ran_stages(proc)
+    assert not {"prepare", "train_toy"} & ran_stages(proc)
     after = metrics(project, "rationales_eval_teacher")["generations"]
     assert before["requested"] == 10 * 4 + 10
     assert after["requested"] == 10 * 8 + 10

@@ -58,7 +58,9 @@ class ToyTrainConfig(BaseModel):
     teacher_fewshot_prob: float = Field(
         0.3, ge=0, le=1, description="Share of the teacher's training prompts that carry exemplars."
     )
-    threads: int = Field(2, ge=1, description="torch CPU threads.")
+    processes: int = Field(
+        2, ge=1, description="Models trained at once, one CPU thread each (set it to the cores you have)."
+    )
 
 
 class ToyParams(BaseModel):

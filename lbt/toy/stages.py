@@ -1,6 +1,10 @@
-"""The toy training stage: one tiny model of the toy world, saved as a Hugging Face folder."""
+"""The toy training stage: the tiny teacher and student, trained side by side in worker
+processes (one CPU thread each) and saved as Hugging Face folders."""
 
 from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 from lbt import paths
 from lbt.config import Params
@@ -8,11 +12,21 @@ from lbt.tables import write_json
 from lbt.toy.train import train_toy_model
 from lbt.toy.world import ToyWorld
 
+ROLES = ("teacher", "student")
 
-def train(params: Params, role: str) -> dict:
-    """Train the toy `role` ("teacher" or "student") and write its training metrics."""
+
+def train(params: Params) -> dict[str, dict]:
+    """Train every toy model and write its training metrics; {role: report with losses}."""
     toy = params.toy
-    follow_prob = toy.student.follow_prob if role == "student" else 1.0
-    report = train_toy_model(role, ToyWorld(toy.world), toy.train, paths.toy_model(role), params.seed, follow_prob)
-    write_json(paths.train_metrics(role), {k: v for k, v in report.items() if k != "losses"})
-    return report
+    jobs = {
+        role: (role, ToyWorld(toy.world), toy.train, paths.toy_model(role), params.seed,
+               toy.student.follow_prob if role == "student" else 1.0)
+        for role in ROLES
+    }
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no state shared with the kernel
+    with ProcessPoolExecutor(min(toy.train.processes, len(jobs)), mp_context=context) as pool:
+        futures = {role: pool.submit(train_toy_model, *job) for role, job in jobs.items()}
+        reports = {role: future.result() for role, future in futures.items()}
+    for role, report in reports.items():
+        write_json(paths.train_metrics(role), {k: v for k, v in report.items() if k != "losses"})
+    return reports

@@ -52,8 +52,9 @@ def _batch(pairs: list[tuple[str, str]], vocab: dict[str, int], eos: int, pad: i
 def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Path, seed: int,
                     follow_prob: float = 1.0) -> dict:
     """Train the `role` ("teacher" or "student") model and save model + tokenizer to `out_dir`;
-    `follow_prob` is how often the student follows its example."""
-    torch.set_num_threads(cfg.threads)
+    `follow_prob` is how often the student follows its example. One CPU thread: a model this
+    small gains little from more, and a single thread never busy-waits on a loaded machine."""
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     rng = random.Random(f"curriculum-{role}-{seed}")
     tokenizer = build_tokenizer(world.vocabulary)
@@ -63,13 +64,14 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
             vocab_size=len(vocab), n_positions=160, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
             n_head=cfg.n_head, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+            activation_function="gelu",  # the exact GELU is one fused op; GPT-2's tanh form is five
         )
     )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
     losses, start = [], time.perf_counter()
     model.train()
-    for _ in tqdm(range(cfg.steps), desc=f"train toy {role}", mininterval=2):
+    for _ in tqdm(range(cfg.steps), desc=f"train toy {role}", mininterval=10):
         pairs = training_batch(role, world, rng, cfg.batch_size, cfg.teacher_fewshot_prob, follow_prob)
         ids, labels, mask = _batch(pairs, vocab, tokenizer.eos_token_id, tokenizer.pad_token_id)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
