@@ -1,0 +1,73 @@
+"""What the parent does to keep runs apart: unprivileged uids leased one per concurrent run,
+and the sweep that kills every process of a uid after its run.
+
+A run's child drops to a uid of its own (only root can; elsewhere runs keep the caller's uid
+and `user_isolated` is false). A uid of its own is what makes the rest work without cgroups:
+RLIMIT_NPROC counts that uid's processes only (a fork bomb hits its own ceiling); the program
+cannot signal the caller (another uid), cannot read or write the caller's files (mode 0700
+folders, /etc) and cannot see its environment in /proc; and at the end `kill(-1, SIGKILL)`
+issued as that uid reaches every process the program started, daemons in new sessions
+included. Leases are `flock`s on files under a shared lock folder, so pools in other processes
+on the machine never get the same uid at the same time; a crashed holder's lock is released by
+the kernel.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+UID_BASE = 200_000  # far above the uids distributions hand out
+UID_COUNT = 4096
+LOCK_DIR = Path(tempfile.gettempdir()) / "lbt-sandbox-uids"
+
+
+def can_switch_uid() -> bool:
+    """True when this process may run children under other uids (root with CAP_SETUID)."""
+    return os.geteuid() == 0
+
+
+class UidLease:
+    """One uid held (by an exclusive flock) until `release`."""
+
+    def __init__(self, uid: int, handle: int) -> None:
+        self.uid, self._handle = uid, handle
+
+    def release(self) -> None:
+        if self._handle >= 0:
+            os.close(self._handle)  # closing drops the flock
+            self._handle = -1
+
+
+def lease_uid(start: int | None = None) -> UidLease:
+    """The first free uid from `start` on (a random place in the range by default)."""
+    LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    offset = start if start is not None else int.from_bytes(os.urandom(2), "big") % UID_COUNT
+    for step in range(UID_COUNT):
+        uid = UID_BASE + (offset + step) % UID_COUNT
+        handle = os.open(LOCK_DIR / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            continue
+        return UidLease(uid, handle)
+    raise RuntimeError(f"All {UID_COUNT} sandbox uids from {UID_BASE} are leased; too many runs at once.")
+
+
+def sweep_uid(uid: int) -> None:
+    """Kill every process of `uid` (`kill -KILL -1` run as that uid: one call reaches them all,
+    and a fork bomb cannot outrun it since only that uid's processes make more of them)."""
+    subprocess.run(["kill", "-KILL", "--", "-1"], user=uid, group=uid, extra_groups=[],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def make_workdir(uid: int | None) -> Path:
+    """A fresh private working directory, owned by the run's uid when it has one."""
+    path = Path(tempfile.mkdtemp(prefix="lbt-sandbox-"))
+    if uid is not None:
+        os.chown(path, uid, uid)
+    return path
