@@ -17,7 +17,10 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import sys
+import sysconfig
 import tempfile
+import time
 from pathlib import Path
 
 UID_BASE = 200_000  # far above the uids distributions hand out
@@ -58,11 +61,39 @@ def lease_uid(start: int | None = None) -> UidLease:
     raise RuntimeError(f"All {UID_COUNT} sandbox uids from {UID_BASE} are leased; too many runs at once.")
 
 
-def sweep_uid(uid: int) -> None:
+def sweep_uid(uid: int, wait_s: float = 2.0) -> bool:
     """Kill every process of `uid` (`kill -KILL -1` run as that uid: one call reaches them all,
-    and a fork bomb cannot outrun it since only that uid's processes make more of them)."""
-    subprocess.run(["kill", "-KILL", "--", "-1"], user=uid, group=uid, extra_groups=[],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    and a fork bomb cannot outrun it since only that uid's processes make more of them), and
+    wait up to `wait_s` until none is left, so the next run on this uid starts from zero
+    processes. True when none is left."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        subprocess.run(["kill", "-KILL", "--", "-1"], user=uid, group=uid, extra_groups=[],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if not processes_of(uid):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live process ids owned by `uid` (/proc/<pid> belongs to the process's effective uid).
+    Zombies are left out: they run nothing, and the init process reaps them in its own time
+    (here within about 2 s); until then they count against the uid's RLIMIT_NPROC."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+                with open(f"/proc/{name}/stat", "rb") as handle:
+                    state = handle.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in (b"Z", b"X"):
+                found.append(int(name))
+    return found
 
 
 def make_workdir(uid: int | None) -> Path:
@@ -71,3 +102,33 @@ def make_workdir(uid: int | None) -> Path:
     if uid is not None:
         os.chown(path, uid, uid)
     return path
+
+
+def world_readable(path: Path) -> bool:
+    """True when every folder on the way to `path` lets others in and `path` lets them read."""
+    path = Path(path).resolve()
+    folders_ok = all(os.stat(p).st_mode & 0o001 for p in path.parents)
+    return folders_ok and bool(os.stat(path).st_mode & 0o004)
+
+
+def sandbox_python(switch_uid: bool) -> str:
+    """The interpreter runs use: `LBT_SANDBOX_PYTHON` when set; with uid switching, one whose
+    standard library an unprivileged uid can read (the caller's own when it can, else the
+    system's /usr/bin/python3: e.g. a pyenv under /root is closed to other uids, and lazily
+    imported modules such as `socket` would then be missing); else the caller's own."""
+    chosen = os.environ.get("LBT_SANDBOX_PYTHON")
+    if chosen:
+        return chosen
+    own = sys.executable
+    if not switch_uid:
+        return own
+    stdlib = Path(sysconfig.get_paths()["platstdlib"]) / "lib-dynload"
+    if world_readable(Path(own)) and world_readable(stdlib):
+        return own
+    for candidate in SYSTEM_PYTHONS:
+        if Path(candidate).exists() and world_readable(Path(candidate)):
+            return candidate
+    return own
+
+
+SYSTEM_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3")

@@ -10,12 +10,11 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from lbt.sandbox.isolation import make_workdir, sweep_uid
+from lbt.sandbox.isolation import make_workdir, sandbox_python, sweep_uid
 from lbt.sandbox.limits import Limits, RunResult
 from lbt.sandbox.runner import is_test
 
@@ -23,6 +22,8 @@ RUNNER = Path(__file__).with_name("runner.py")
 # The whole environment a run sees: no API keys or anything else of the caller's.
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
             "PYTHONDONTWRITEBYTECODE": "1"}
+EXIT_GRACE_S = 0.2  # output still read after the child exits (descendants may keep its pipes)
+POLL_S = 0.25  # how often a quiet run checks whether its child has exited
 
 
 def run_program(program: str, tests: Sequence[str], entry_point: str | None = None,
@@ -57,7 +58,7 @@ def _execute(job: dict, workdir: Path, limits: Limits) -> tuple[list[dict], dict
     job["report_fd"] = report_write
     env = {**BASE_ENV, "HOME": str(workdir), "TMPDIR": str(workdir)}
     process = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        [sandbox_python(job["uid"] is not None), "-I", "-S", str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, pass_fds=(report_write,), env=env, cwd=workdir, start_new_session=True,
     )
     os.close(report_write)
@@ -89,11 +90,13 @@ def _collect(process: subprocess.Popen, report_fd: int, limits: Limits) -> tuple
         selector.register(process.stdout.fileno(), selectors.EVENT_READ, "stdout")
         selector.register(process.stderr.fileno(), selectors.EVENT_READ, "stderr")
         while selector.get_map():
+            if process.poll() is not None:  # what it left behind may hold the pipes open
+                deadline = min(deadline, time.monotonic() + EXIT_GRACE_S)
             left = deadline - time.monotonic()
             if left <= 0:
-                ended = "timeout"
+                ended = "timeout" if process.poll() is None else "exited"
                 break
-            for key, _ in selector.select(left):
+            for key, _ in selector.select(min(left, POLL_S)):
                 chunk = os.read(key.fd, 1 << 16)
                 if not chunk:
                     selector.unregister(key.fd)
