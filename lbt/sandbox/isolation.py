@@ -132,3 +132,14 @@ def sandbox_python(switch_uid: bool) -> str:
 
 
 SYSTEM_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3")
+
+
+def sandbox_paths() -> list[str]:
+    """Extra import folders for runs: `LBT_SANDBOX_PATH` (os.pathsep-separated) when set, else
+    the caller's own site-packages when others can read them (so third-party modules the
+    project installs, e.g. `sortedcontainers` for LeetCodeDataset, import in the sandbox)."""
+    chosen = os.environ.get("LBT_SANDBOX_PATH")
+    if chosen is not None:
+        return [p for p in chosen.split(os.pathsep) if p]
+    paths = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    return [p for p in paths if Path(p).is_dir() and world_readable(Path(p))]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from lbt.sandbox.isolation import make_workdir, sandbox_python, sweep_uid
+from lbt.sandbox.isolation import make_workdir, sandbox_paths, sandbox_python, sweep_uid
 from lbt.sandbox.limits import Limits, RunResult
 from lbt.sandbox.runner import is_test
 
@@ -34,7 +34,7 @@ def run_program(program: str, tests: Sequence[str], entry_point: str | None = No
     workdir = make_workdir(uid)
     nonce = secrets.token_hex(8)
     job = {"program": program, "tests": list(tests), "entry_point": entry_point, "uid": uid,
-           "workdir": str(workdir), "nonce": nonce, "limits": _child_limits(limits, uid)}
+           "workdir": str(workdir), "nonce": nonce, "python_path": sandbox_paths(), "limits": _child_limits(limits, uid)}
     try:
         events, streams, status, ended = _execute(job, workdir, limits)
     finally:

@@ -3,7 +3,7 @@ its tests one at a time, and report each outcome as a JSON line on an inherited 
 
 Run as a script by the parent (`python -I -S runner.py`, stdlib only, nothing imported from
 `lbt`), with the job as one JSON object on stdin: {"program", "tests", "entry_point",
-"limits", "uid", "workdir", "nonce", "report_fd"}. Steps, in order:
+"limits", "uid", "workdir", "nonce", "report_fd", "python_path"}. Steps, in order:
 
 1. as root: a private network namespace (`unshare(CLONE_NEWNET)`: only a down loopback), then
    resource limits (address space, CPU seconds, processes, file size, no core files), then
@@ -148,6 +148,7 @@ def main():
     fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(fd, 0)
     os.chdir(job["workdir"])
+    sys.path.extend(job.get("python_path") or [])
     report(nonce, event="start", network_isolated=network_isolated, uid=os.getuid())
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
     if run_program(nonce, job["program"], namespace) and bind_entry_point(nonce, job.get("entry_point"), namespace):
