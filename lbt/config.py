@@ -27,6 +27,7 @@ SECTIONS: dict[str, str] = {
     "cache_path": "builtins:str",
     "toy": "lbt.toy.config:ToyParams",
     "math": "lbt.tasks.math.config:MathParams",
+    "code": "lbt.tasks.code.config:CodeParams",
     "teachers": "lbt.engines.config:NamedModels",
     "students": "lbt.engines.config:NamedModels",
     "rationales": "lbt.teaching.config:RationaleParams",

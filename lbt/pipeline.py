@@ -37,8 +37,9 @@ HEADER = "# Generated from params.yaml by `python -m lbt.pipeline`: edit params.
 TASK_SECTIONS = {
     "toy": {"problems": ["toy.world", "toy.problems"], "answers": [], "report": ["toy"]},
     "math": {"problems": ["math"], "answers": ["math"], "report": ["math"]},
+    "code": {"problems": ["code"], "answers": ["code"], "report": ["code"]},
 }
-TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math"}
+TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math", "code": "lbt.tasks.code"}
 BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
 # Modules whose imports inside functions pick one of several implementations by params: the
 # graph follows only the implementation a stage uses (its task, its models' backends).

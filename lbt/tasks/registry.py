@@ -9,7 +9,7 @@ from lbt.tasks.base import Task
 if TYPE_CHECKING:
     from lbt.config import Params
 
-TaskName = Literal["toy", "math"]
+TaskName = Literal["toy", "math", "code"]
 
 
 def make_task(params: "Params") -> Task:
@@ -22,4 +22,8 @@ def make_task(params: "Params") -> Task:
         from lbt.tasks.math import MathTask
 
         return MathTask(params.math)
+    if params.task == "code":
+        from lbt.tasks.code import CodeTask
+
+        return CodeTask(params.code)
     raise ValueError(f"Unknown task {params.task!r}.")
