@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lbt.schema import StrictModel
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _Model(StrictModel):
     name: str = Field("", description="Label in every table; set from the model's key in params.yaml.")
     chat: bool = Field(False, description="Prompt with the chat template / chat endpoint (instruct models).")
 

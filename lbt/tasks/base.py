@@ -141,3 +141,9 @@ class Task(ABC):
 
     def close(self) -> None:
         """Release what the task holds (worker processes); the default holds nothing."""
+
+    def __enter__(self) -> "Task":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lbt.schema import StrictModel
 
 
-class SamplingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SamplingParams(StrictModel):
     temperature: float = Field(1.0, ge=0, description="0 is greedy.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (1: off).")
     top_k: int = Field(0, ge=0, description="0 turns top-k off.")

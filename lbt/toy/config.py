@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lbt.schema import StrictModel
 
 VERB_NAMES = (
     "blip zork frob quax daxo wug lorp snib tove gimp yerk mube vasp kril tazz pomp "
@@ -10,10 +12,8 @@ VERB_NAMES = (
 ).split()
 
 
-class ToyWorldConfig(BaseModel):
+class ToyWorldConfig(StrictModel):
     """The world's verbs and the teacher's flaws (`toy.world`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     n_verbs: int = Field(16, ge=2, le=len(VERB_NAMES), description="Verbs (procedures) in the world.")
     n_steps: int = Field(2, ge=1, le=4, description="Verbs chained in one problem.")
@@ -24,20 +24,16 @@ class ToyWorldConfig(BaseModel):
     seed: int = Field(0, description="Seed of the world: verbs' operations, bad verbs, problems.")
 
 
-class ToyProblemsConfig(BaseModel):
+class ToyProblemsConfig(StrictModel):
     """How many problems the toy task draws (`toy.problems`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     n_tp: int = Field(150, ge=1, description="Teaching problems (one family each).")
     n_ep: int = Field(3, ge=1, description="Exam problems (functional variants) per teaching problem.")
     n_train_families: int = Field(60, ge=0, description="Families kept apart for training (M2, M3).")
 
 
-class ToyStudentConfig(BaseModel):
+class ToyStudentConfig(StrictModel):
     """How the toy student learns from its example (`toy.student`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     follow_prob: float = Field(
         1.0, ge=0, le=1,
@@ -45,9 +41,7 @@ class ToyStudentConfig(BaseModel):
     )
 
 
-class ToyTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ToyTrainConfig(StrictModel):
     n_layer: int = Field(3, ge=1)
     n_embd: int = Field(96, ge=8)
     n_head: int = Field(4, ge=1)
@@ -63,10 +57,8 @@ class ToyTrainConfig(BaseModel):
     )
 
 
-class ToyParams(BaseModel):
+class ToyParams(StrictModel):
     """The `toy` section: the toy world, its problems, its student, and the tiny models' training."""
-
-    model_config = ConfigDict(extra="forbid")
 
     world: ToyWorldConfig = Field(default_factory=ToyWorldConfig)
     problems: ToyProblemsConfig = Field(default_factory=ToyProblemsConfig)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from lbt.schema import StrictModel
 
 
 class Method(StrEnum):
@@ -25,9 +27,7 @@ class Method(StrEnum):
         return self.value.startswith("m1_")
 
 
-class SelectionParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SelectionParams(StrictModel):
     methods: list[Method] = Field(default_factory=lambda: list(Method), description="Methods to run and report.")
     resample_sizes: list[int] = Field(
         default_factory=lambda: [1, 2, 4, 8, 16],

@@ -14,6 +14,7 @@ only when their normalised code is identical).
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Sequence
 
 import polars as pl
@@ -34,27 +35,19 @@ class CodeTask(Task):
 
     def __init__(self, config: CodeParams | None = None) -> None:
         self.config = config or CodeParams()
-        self._grader: CodeGrader | None = None
 
-    def __enter__(self) -> "CodeTask":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
+    @cached_property
     def grader(self) -> CodeGrader:
-        if self._grader is None:
-            self._grader = CodeGrader(self.config.sandbox)
-        return self._grader
+        """The grader, created (with its sandbox pool) on first use."""
+        return CodeGrader(self.config.sandbox)
+
+    def load_problems(self) -> pl.DataFrame:
+        return groups.load_problems(self.config)
 
     def summary(self) -> str:
         return (f"Code: groups from `{self.config.source}`; each TP's exam is the other problems of its group; "
                 f"{self.config.visible_tests} visible tests per problem where the data has no examples; "
                 "answers run in the sandbox (score: visible-test pass rate).")
-
-    def load_problems(self) -> pl.DataFrame:
-        return groups.load_problems(self.config)
 
     def exam_sets(self, problems: pl.DataFrame, split: Split, max_eps: int | None = None) -> pl.DataFrame:
         return group_exams(problems, split, max_eps)
@@ -94,9 +87,8 @@ class CodeTask(Task):
         return [None if a is None or not a.strip() else normalize_code(a) for a in answers]
 
     def close(self) -> None:
-        if self._grader is not None:
-            self._grader.close()
-            self._grader = None
+        if "grader" in self.__dict__:  # built (and so running) only once used
+            self.__dict__.pop("grader").close()
 
 
 __all__ = ["CodeGold", "CodeGrader", "CodeParams", "CodePromptConfig", "CodeSandboxParams", "CodeTask",

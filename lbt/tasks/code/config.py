@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lbt.schema import StrictModel
 
 _INSTRUCTION = (
     "Solve the last programming problem below. First explain your approach in a few sentences, "
@@ -14,10 +16,8 @@ _INSTRUCTION = (
 )
 
 
-class CodePromptConfig(BaseModel):
+class CodePromptConfig(StrictModel):
     """How code prompts are written (`code.prompt`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     instruction: str = Field(_INSTRUCTION, description="Opening instruction (raw: first in the prompt; chat: per `instruction_role`).")
     question_template: str = Field(
@@ -29,20 +29,16 @@ class CodePromptConfig(BaseModel):
     stop: list[str] = Field(default_factory=lambda: ["### Problem:"], description="Stop strings.")
 
 
-class CodeSandboxParams(BaseModel):
+class CodeSandboxParams(StrictModel):
     """How answers run (`code.sandbox`): see lbt/sandbox."""
-
-    model_config = ConfigDict(extra="forbid")
 
     workers: int = Field(2, ge=1, description="Programs running at once.")
     timeout_s: float = Field(10.0, gt=0, description="Wall seconds for one program and all its tests.")
     memory_mb: int = Field(1024, ge=64, description="Address-space limit of each process.")
 
 
-class CodeParams(BaseModel):
+class CodeParams(StrictModel):
     """The `code:` section of params.yaml (used when `task: code`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     raw_dir: str = Field("../shared/datasets", description="Folder holding leetcodedataset/ and humaneval/.")
     source: Literal["leetcode", "humaneval", "groups_file"] = Field(

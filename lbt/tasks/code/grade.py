@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Sequence
 
 from lbt.sandbox import Job, Limits, RunResult, SandboxPool
@@ -38,14 +39,12 @@ class CodeGrader:
 
     def __init__(self, config: CodeSandboxParams | None = None) -> None:
         self.config = config or CodeSandboxParams()
-        self._pool: SandboxPool | None = None
 
-    @property
+    @cached_property
     def pool(self) -> SandboxPool:
-        if self._pool is None:
-            limits = Limits(timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb)
-            self._pool = SandboxPool(self.config.workers, limits)
-        return self._pool
+        """The sandbox pool, started on first use."""
+        limits = Limits(timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb)
+        return SandboxPool(self.config.workers, limits)
 
     def run_many(self, answers: Sequence[str | None], golds: Sequence[CodeGold]) -> list[RunResult | None]:
         """The sandbox result of each (answer, gold); None where there is no answer."""
@@ -67,6 +66,5 @@ class CodeGrader:
         return [1.0 if r is not None and r.passed else 0.0 for r in self.run_many(answers, golds)]
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        if "pool" in self.__dict__:  # built (and so running) only once used
+            self.__dict__.pop("pool").close()

@@ -10,6 +10,7 @@ equivalent answers for voting).
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -32,20 +33,11 @@ class MathTask(Task):
 
     def __init__(self, config: MathParams | None = None) -> None:
         self.config = config or MathParams()
-        self._grader: MathGrader | None = None
 
-    def __enter__(self) -> "MathTask":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
+    @cached_property
     def grader(self) -> MathGrader:
         """The grader, created (with its worker pool) on first use."""
-        if self._grader is None:
-            self._grader = MathGrader(self.config.grading)
-        return self._grader
+        return MathGrader(self.config.grading)
 
     def summary(self) -> str:
         return (f"MATH: MATH500 TPs with MATH() functional variants as EPs (from `{self.config.raw_dir}`); "
@@ -78,9 +70,8 @@ class MathTask(Task):
         return group_answers(self.grader, answers, mode or self.config.grouping, scopes)
 
     def close(self) -> None:
-        if self._grader is not None:
-            self._grader.close()
-            self._grader = None
+        if "grader" in self.__dict__:  # built (and so running) only once used
+            self.__dict__.pop("grader").close()
 
 
 __all__ = [

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from lbt.schema import StrictModel
 
 from lbt.tasks.base import GroupingMode
 from lbt.tasks.math.extract import FINAL_ANSWER_MARKER
 
 
-class MathStubDemo(BaseModel):
+class MathStubDemo(StrictModel):
     """A fixed worked example shown before the teaching example."""
-
-    model_config = ConfigDict(extra="forbid")
 
     question: str = Field(description="The problem text (LaTeX in $...$).")
     rationale: str = Field(
@@ -78,10 +78,8 @@ _DEFAULT_INSTRUCTION = (
 )
 
 
-class MathPromptConfig(BaseModel):
+class MathPromptConfig(StrictModel):
     """How math prompts are written (the `math.prompt` section of params.yaml)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     instruction: str = Field(
         _DEFAULT_INSTRUCTION,
@@ -125,10 +123,8 @@ class MathPromptConfig(BaseModel):
         return template
 
 
-class GradingParams(BaseModel):
+class GradingParams(StrictModel):
     """How answers are graded (the `math.grading` section of params.yaml)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     workers: int = Field(2, ge=1, description="math-verify worker processes (each grades its share in parallel).")
     timeout_s: float = Field(
@@ -139,10 +135,8 @@ class GradingParams(BaseModel):
     )
 
 
-class MathParams(BaseModel):
+class MathParams(StrictModel):
     """The `math:` section of params.yaml (used when `task: math`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     raw_dir: str = Field(
         "../shared/datasets", description="Folder holding math500/, MATH/ and fneval/ (see the README)."
