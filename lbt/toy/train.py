@@ -50,11 +50,11 @@ def _batch(pairs: list[tuple[str, str]], vocab: dict[str, int], eos: int, pad: i
 
 
 def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Path, seed: int,
-                    follow_prob: float = 1.0) -> dict:
+                    follow_prob: float = 1.0, threads: int = 1) -> dict:
     """Train the `role` ("teacher" or "student") model and save model + tokenizer to `out_dir`;
-    `follow_prob` is how often the student follows its example. One CPU thread: a model this
-    small gains little from more, and a single thread never busy-waits on a loaded machine."""
-    torch.set_num_threads(1)
+    `follow_prob` is how often the student follows its example. One CPU thread by default: a
+    model this small gains little from more, and one thread never busy-waits on a loaded machine."""
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(f"curriculum-{role}-{seed}")
     tokenizer = build_tokenizer(world.vocabulary)
