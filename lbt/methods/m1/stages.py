@@ -10,7 +10,7 @@ from lbt.config import Params
 from lbt.methods.m1 import plots
 from lbt.methods.m1.analysis import accuracy, breakdown, nested, resampled_accuracy, selection_metrics
 from lbt.methods.m1.config import Method
-from lbt.methods.m1.select import select
+from lbt.methods.m1.select import exact_numerators, select
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, GroupingMode, Task
 from lbt.tasks.registry import make_task
@@ -51,9 +51,10 @@ def candidates(params: Params, task: Task, mode: GroupingMode) -> pl.DataFrame:
     tr = read_rationales(params)
     scopes = [f"{t}\x1f{p}" for t, p in zip(tr["teacher"], tr["tp_id"])]
     groups = task.answer_groups(tr["answer"].to_list(), scopes=scopes, mode=mode)
-    return tr.with_columns(group=pl.Series(groups, dtype=pl.String)).join(
+    cands = tr.with_columns(group=pl.Series(groups, dtype=pl.String)).join(
         pl.read_parquet(paths.lbt_scores()), on=["tp_id", "teacher", "sample"]).select(
-        "teacher", "student", "tp_id", "sample", "answer", "group", "correct", "score")
+        "teacher", "student", "tp_id", "sample", "answer", "group", "correct", "score", "grade_sum", "n_exams")
+    return exact_numerators(cands, KEYS)
 
 
 def _pick(params: Params, cands: pl.DataFrame, ranked: list[Method]) -> pl.DataFrame:
