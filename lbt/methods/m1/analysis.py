@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from lbt.methods.m1.config import Method
+from lbt.methods.m1.config import Method, Ties
 from lbt.methods.m1.select import select
 
 
@@ -19,14 +19,14 @@ def accuracy(selections: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 
 
 def resampled_accuracy(candidates: pl.DataFrame, keys: list[str], methods: list[Method],
-                       sizes: list[int], trials: int, seed: int) -> pl.DataFrame:
+                       sizes: list[int], trials: int, seed: int, ties: Ties = "first_seen") -> pl.DataFrame:
     """Accuracy when only `n` of the sampled TRs per TP are available: for each n, `trials`
     random subsets (the same subsets for every method), then mean and std over trials."""
     n_max = candidates.group_by(keys).agg(pl.len()).get_column("len").min()
     rows = []
     for n in sorted({min(s, n_max) for s in sizes}):
         subsets = random_subsets(candidates, keys, n, trials, seed)
-        picked = select(subsets, [*keys, "trial"], methods)
+        picked = select(subsets, [*keys, "trial"], methods, ties)
         rows.append(accuracy(picked, [k for k in keys if k != "tp_id"] + ["method", "trial"]).with_columns(n=pl.lit(n)))
     per_trial = pl.concat(rows)
     group = [k for k in keys if k != "tp_id"] + ["method", "n"]

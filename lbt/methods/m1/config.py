@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,6 +26,11 @@ class Method(StrEnum):
         return self.value.startswith("m1_")
 
 
+# How a full tie (equal score and votes) between answer classes is broken: toward the class whose
+# first TR has the lowest sample number, or the highest (the original code's rule).
+Ties = Literal["first_seen", "last_seen"]
+
+
 class SelectionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -34,6 +40,8 @@ class SelectionParams(BaseModel):
         description="Numbers of TRs per TP for the accuracy-vs-N analysis (subsets of the N sampled).",
     )
     resample_trials: int = Field(50, ge=1, description="Random subsets drawn per size.")
+    ties: Ties = Field("first_seen", description="Full ties go to the answer class seen first or last "
+                       "(last_seen, with grouping `normalized`, is the original code's rule).")
 
     @field_validator("resample_sizes")
     @classmethod

@@ -15,7 +15,8 @@ by rounding error. Means are quotients of two exact integers, correctly rounded,
 equal means equal and distinct means apart while `sum · votes² < 2**52` (checked).
 
 **Ties** are broken, in order, by more votes, then by the class whose first TR has the lowest
-sample number (i.e. seen first). So when all scores are equal, M1 reduces to SC. A TP whose TRs all lack
+sample number (`ties="first_seen"`, the default) or the highest (`"last_seen"`: the class seen
+last, the original code's rule). So when all scores are equal, M1 reduces to SC. A TP whose TRs all lack
 an answer gets no answer, which counts as wrong. The selected class is correct when its first
 TR's answer is correct. `greedy` is the teacher's greedy answer (added by the stage, not ranked here).
 """
@@ -26,7 +27,7 @@ import math
 
 import polars as pl
 
-from lbt.methods.m1.config import Method
+from lbt.methods.m1.config import Method, Ties
 
 # Per method: the class statistics it ranks by, in order, each (column, descending).
 RANKINGS = {
@@ -73,7 +74,7 @@ def answer_classes(candidates: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return classes.with_columns(avg_score=pl.col("sum_score") / pl.col("votes"))
 
 
-def select(candidates: pl.DataFrame, keys: list[str], methods: list[Method]) -> pl.DataFrame:
+def select(candidates: pl.DataFrame, keys: list[str], methods: list[Method], ties: Ties = "first_seen") -> pl.DataFrame:
     """One row per (keys..., method): the selected class and whether it is correct.
 
     Every key combination present in `candidates` gets a row per method, also when none of
@@ -82,7 +83,7 @@ def select(candidates: pl.DataFrame, keys: list[str], methods: list[Method]) -> 
     everyone = candidates.select(keys).unique()
     picks = []
     for method in methods:
-        order = RANKINGS[method] + [("first_sample", False)]
+        order = RANKINGS[method] + [("first_sample", ties == "last_seen")]
         best = (
             classes.sort([*keys, *(c for c, _ in order)], descending=[False] * len(keys) + [d for _, d in order])
             .group_by(keys, maintain_order=True)

@@ -29,7 +29,8 @@ def select_stage(params: Params) -> dict:
     picked = picks[headline]
     write_table(picked, paths.SELECTIONS)
     acc = accuracy(picked, ["teacher", "student", "method"])
-    curve = resampled_accuracy(cands[headline], KEYS, ranked, sel.resample_sizes, sel.resample_trials, params.seed)
+    curve = resampled_accuracy(cands[headline], KEYS, ranked, sel.resample_sizes, sel.resample_trials, params.seed,
+                               sel.ties)
     write_table(curve, paths.RESAMPLING)
     problems = pl.read_parquet(paths.PROBLEMS)
     write_table(breakdown(picked, problems, task.descriptive_columns, SPLIT.tp_role), paths.BREAKDOWN)
@@ -58,7 +59,7 @@ def candidates(params: Params, task: Task, mode: GroupingMode) -> pl.DataFrame:
 
 
 def _pick(params: Params, cands: pl.DataFrame, ranked: list[Method]) -> pl.DataFrame:
-    picked = select(cands, KEYS, ranked)
+    picked = select(cands, KEYS, ranked, params.selection.ties)
     return pl.concat([picked, _greedy_rows(params)]) if Method.GREEDY in params.selection.methods else picked
 
 

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from lbt.methods.m1.analysis import resampled_accuracy
-from lbt.methods.m1.config import Method
+from lbt.methods.m1.config import Method, SelectionParams
 from lbt.methods.m1.select import exact_numerators, select
 from lbt.teaching.scores import lbt_scores
 
@@ -148,3 +148,26 @@ def test_exact_ranking_agrees_with_fractions_on_random_tps():
         by_tp.setdefault(tr[0], []).append(tr)
     for tp, method, group in picked.select("tp_id", "method", "group").iter_rows():
         assert group == _brute_force_pick(by_tp[tp], groups, Method(method)), (tp, method)
+
+
+def test_last_seen_ties_go_to_the_class_seen_last():
+    # 4 (first seen at sample 0), 9 (at 1) and 8 (at 4): 4 and 9 tie on score and votes.
+    cands = _cands([("s", "t", 0, "4", False, 1.0), ("s", "t", 1, "9", True, 1.0),
+                    ("s", "t", 2, "9", True, 1.0), ("s", "t", 3, "4", False, 1.0),
+                    ("s", "t", 4, "8", False, 1.0)])
+    last = select(cands, ["student", "tp_id"], METHODS, ties="last_seen")
+    assert set(last["group"]) == {"9"}  # 8 has fewer votes; of 4 and 9, 9 was seen last
+    first = select(cands, ["student", "tp_id"], METHODS, ties="first_seen")
+    assert set(first["group"]) == {"4"}
+
+
+def test_ties_param_reaches_resampling():
+    cands = _cands([("s", "t", 0, "4", False, 1.0), ("s", "t", 1, "9", True, 1.0)])
+    curve = {ties: resampled_accuracy(cands, ["student", "tp_id"], ["sc"], [2], trials=3, seed=0, ties=ties)
+             for ties in ("first_seen", "last_seen")}
+    assert curve["first_seen"]["mean"].to_list() == [0.0] and curve["last_seen"]["mean"].to_list() == [1.0]
+
+
+def test_ties_param_is_validated():
+    with pytest.raises(ValueError, match="first_seen"):
+        SelectionParams(ties="random")
