@@ -10,7 +10,7 @@ from lbt import paths
 from lbt.config import Params
 from lbt.methods.m1.config import Method
 from lbt.methods.m1.plots import with_pair
-from lbt.methods.m1.stages import read_rationales
+from lbt.methods.m1.stages import read_rationales, read_scores
 from lbt.tables import read_json
 
 
@@ -64,7 +64,7 @@ def resampling_table() -> pl.DataFrame:
 
 
 def scored_rationales(params: Params) -> pl.DataFrame:
-    return read_rationales(params).join(pl.read_parquet(paths.lbt_scores()), on=["tp_id", "teacher", "sample"])
+    return read_rationales(params).join(read_scores(params), on=["tp_id", "teacher", "sample"])
 
 
 def score_separation(params: Params) -> tuple[Figure, pl.DataFrame]:

@@ -46,6 +46,20 @@ def exact_grades(exams: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def with_student_groups(scores: pl.DataFrame, groups: dict[str, list[str]]) -> pl.DataFrame:
+    """Adds one row per (TR, group) under the group's name: its members' exam answers taken
+    together (summed `grade_sum` over summed `n_exams`, exactly; the mean over all of them)."""
+    combined = [
+        scores.filter(pl.col("student").is_in(members))
+        .group_by("tp_id", "teacher", "sample", maintain_order=True)
+        .agg(student=pl.lit(name), n_exams=pl.col("n_exams").sum(), grade_sum=pl.col("grade_sum").sum(),
+             grade_den=pl.col("grade_den").first(), exam_tokens=pl.col("exam_tokens").sum())
+        .with_columns(score=pl.col("grade_sum") / (pl.col("grade_den") * pl.col("n_exams")))
+        for name, members in groups.items()
+    ]
+    return pl.concat([scores, *(c.select(scores.columns) for c in combined)])
+
+
 def scores(params: Params, split: str = "eval") -> pl.DataFrame:
     """The scores stage: LbT scores of every (teacher, student) pair's exams, in one table."""
     tables = [pl.read_parquet(paths.exams(t, s, split)) for t in params.teachers for s in params.students]

@@ -30,7 +30,8 @@ def outputs(tmp_path, monkeypatch):
                               "method": ["sc", "m1_max", "sc", "m1_max"], "group": ["7", "3", "5", "5"],
                               "correct": [False, True, True, True]}), paths.SELECTIONS)
     return parse_params({"teachers": {"t": {"backend": "hf", "path": "x"}},
-                         "students": {"s": {"backend": "hf", "path": "y"}}}, reads=["teachers", "students"])
+                         "students": {"s": {"backend": "hf", "path": "y"}}, "selection": {}},
+                        reads=["teachers", "students", "selection"])
 
 
 def test_selection_table_has_methods_in_order_and_percentages(outputs):
