@@ -102,7 +102,8 @@ def group_tas(task: MathTask, rationales: pl.DataFrame, mode: GroupingMode) -> p
 def candidates(rationales: pl.DataFrame, groups: pl.Series, scores: pl.DataFrame) -> pl.DataFrame:
     """Per (student, TP, sample): answer class, correctness and LbT score, as the pipeline builds them."""
     cands = rationales.with_columns(groups).join(scores, on=["tp_id", "teacher", "sample"]).select(
-        "student", "tp_id", "sample", "answer", "group", "correct", "score", "grade_sum", "n_exams")
+        "student", "tp_id", "sample", "answer", "group", "correct", "score", "grade_sum", "n_exams", "exam_tokens",
+        tr_tokens=pl.lit(0), text_key="sample")  # synthetic TRs: no tokens, all distinct
     return exact_numerators(cands, KEYS)
 
 

@@ -15,11 +15,13 @@ METHODS = ["sc", "m1_max", "m1_sum", "m1_avg"]
 
 
 def _cands(rows):
-    """Hand-made candidates; scores in hundredths, kept exactly as `score_num` (score x 100)."""
+    """Hand-made candidates; scores in hundredths, kept exactly as `score_num` (score x 100); each
+    TR distinct, of 10 tokens, with 3 exam answers of 10 tokens each."""
     table = pl.DataFrame(rows, schema={"student": pl.String, "tp_id": pl.String, "sample": pl.Int64,
                                        "group": pl.String, "correct": pl.Boolean, "score": pl.Float64},
                          orient="row")
-    return table.with_columns(score_num=(pl.col("score") * 100).round().cast(pl.Int64))
+    return table.with_columns(score_num=(pl.col("score") * 100).round().cast(pl.Int64), tr_tokens=pl.lit(10),
+                              text_key=pl.col("sample"), n_exams=pl.lit(3), exam_tokens=pl.lit(30))
 
 
 def _picked(cands):
