@@ -115,7 +115,7 @@ def _select_stage(teachers: list[str], answers: list[str]) -> Stage:
               *(str(paths.greedy(t)) for t in teachers)],
         outs=[str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN)],
         metrics=[str(paths.SELECTION_METRICS)],
-        plots=[str(paths.figure("accuracy_by_method")), str(paths.figure("accuracy_vs_n"))],
+        plots=[str(paths.figure(name)) for name in ("accuracy_by_method", "accuracy_vs_n", "accuracy_vs_compute")],
     )
 
 

@@ -39,7 +39,7 @@ from bench_math_grading import REPO_ROOT, Table, build_table, distinct_pairs, ti
 
 from lbt.methods.m1.analysis import resampled_accuracy  # noqa: E402
 from lbt.methods.m1.config import Method  # noqa: E402
-from lbt.methods.m1.select import select  # noqa: E402
+from lbt.methods.m1.select import exact_numerators, select  # noqa: E402
 from lbt.tasks.base import GroupingMode  # noqa: E402
 from lbt.tasks.math import MathParams, MathTask  # noqa: E402
 from lbt.tasks.math.config import GradingParams  # noqa: E402
@@ -75,7 +75,8 @@ def to_frames(table: Table, n_trs: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         ],
         how="horizontal",
     ).select("tp_id", "teacher", "sample", student=pl.lit(TEACHER), ep_id="ep_id",
-             rep=pl.int_range(pl.len(), dtype=pl.Int64) % REPEATS, answer="answer", gold="gold")
+             rep=pl.int_range(pl.len(), dtype=pl.Int64) % REPEATS, answer="answer", gold="gold",
+             n_tokens=pl.lit(0, dtype=pl.Int64))
     _check_layout(exams)
     return rationales, exams
 
@@ -100,8 +101,10 @@ def group_tas(task: MathTask, rationales: pl.DataFrame, mode: GroupingMode) -> p
 
 def candidates(rationales: pl.DataFrame, groups: pl.Series, scores: pl.DataFrame) -> pl.DataFrame:
     """Per (student, TP, sample): answer class, correctness and LbT score, as the pipeline builds them."""
-    return rationales.with_columns(groups).join(scores, on=["tp_id", "teacher", "sample"]).select(
-        "student", "tp_id", "sample", "answer", "group", "correct", "score")
+    cands = rationales.with_columns(groups).join(scores, on=["tp_id", "teacher", "sample"]).select(
+        "student", "tp_id", "sample", "answer", "group", "correct", "score", "grade_sum", "n_exams", "exam_tokens",
+        tr_tokens=pl.lit(0), text_key="sample")  # synthetic TRs: no tokens, all distinct
+    return exact_numerators(cands, KEYS)
 
 
 def select_all(rationales: pl.DataFrame, groups: pl.Series, scores: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

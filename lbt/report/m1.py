@@ -10,7 +10,7 @@ from lbt import paths
 from lbt.config import Params
 from lbt.methods.m1.config import Method
 from lbt.methods.m1.plots import with_pair
-from lbt.methods.m1.stages import read_rationales
+from lbt.methods.m1.stages import read_rationales, read_scores
 from lbt.tables import read_json
 
 
@@ -63,8 +63,36 @@ def resampling_table() -> pl.DataFrame:
     return shown.pivot(on="n", index=["teacher", "student", "method"], values="cell", sort_columns=False)
 
 
+def _per_method_rows(block: str) -> pl.DataFrame:
+    """A {teacher: {student: {method: {column: value}}}} block of the metrics as rows, in method order."""
+    nested = read_json(paths.SELECTION_METRICS).get(block, {})
+    order = {str(m): i for i, m in enumerate(Method)}
+    rows = [{"pair": f"{t} → {s}", "method": m, **values} for t, by_student in nested.items()
+            for s, by_method in by_student.items() for m, values in sorted(by_method.items(), key=lambda i: order[i[0]])]
+    return pl.DataFrame(rows).with_columns(method=_labels(pl.col("method"))) if rows else pl.DataFrame()
+
+
+def compute_table() -> pl.DataFrame:
+    """Generations and generated tokens each method used with all TRs, per pair."""
+    return _per_method_rows("compute")
+
+
+def m1_reaches_sc_table() -> pl.DataFrame:
+    """Per M1 method: the fewest TRs per TP at which it matches SC with the most, and the tokens of each."""
+    table = _per_method_rows("m1_reaches_sc")
+    if table.is_empty():
+        return table
+    return table.select(
+        "pair", "method", pl.col("n").alias("M1 n"),
+        pl.format("{} ± {}", (100 * pl.col("mean")).round(1), (100 * pl.col("std")).round(1)).alias("M1 accuracy"),
+        pl.col("tokens").alias("M1 tokens"), pl.col("sc_n").alias("SC N"),
+        pl.format("{} ± {}", (100 * pl.col("sc_mean")).round(1), (100 * pl.col("sc_std")).round(1)).alias("SC accuracy"),
+        pl.col("sc_tokens").alias("SC tokens"), (pl.col("tokens") / pl.col("sc_tokens")).alias("token ratio"),
+    )
+
+
 def scored_rationales(params: Params) -> pl.DataFrame:
-    return read_rationales(params).join(pl.read_parquet(paths.lbt_scores()), on=["tp_id", "teacher", "sample"])
+    return read_rationales(params).join(read_scores(params), on=["tp_id", "teacher", "sample"])
 
 
 def score_separation(params: Params) -> tuple[Figure, pl.DataFrame]:

@@ -30,7 +30,8 @@ def outputs(tmp_path, monkeypatch):
                               "method": ["sc", "m1_max", "sc", "m1_max"], "group": ["7", "3", "5", "5"],
                               "correct": [False, True, True, True]}), paths.SELECTIONS)
     return parse_params({"teachers": {"t": {"backend": "hf", "path": "x"}},
-                         "students": {"s": {"backend": "hf", "path": "y"}}}, reads=["teachers", "students"])
+                         "students": {"s": {"backend": "hf", "path": "y"}}, "selection": {}},
+                        reads=["teachers", "students", "selection"])
 
 
 def test_selection_table_has_methods_in_order_and_percentages(outputs):
@@ -55,3 +56,19 @@ def test_score_separation_compares_correct_and_wrong_tas(outputs):
     figure, table = m1.score_separation(outputs)
     assert table.select("correct", "mean_score", "n_rationales").rows() == [(False, 0.0, 2), (True, 2 / 3, 3)]
     assert len(figure.axes) == 1
+
+
+def test_compute_and_m1_reaches_sc_tables_read_the_metrics(outputs):
+    cost = {"teacher_generations": 32, "teacher_tokens": 640, "student_generations": 0, "student_tokens": 0,
+            "tokens": 640}
+    reached = {"n": 2, "mean": 0.8, "std": 0.05, "tokens": 300.0, "sc_n": 16, "sc_mean": 0.75, "sc_std": 0.0,
+               "sc_tokens": 600.0}
+    write_json(paths.SELECTION_METRICS, {
+        "compute": {"t": {"s": {"m1_max": cost | {"tokens": 900}, "sc": cost}}},
+        "m1_reaches_sc": {"t": {"s": {"m1_max": reached, "m1_sum": reached | {"n": None, "mean": None, "std": None,
+                                                                              "tokens": None}}}},
+    })
+    assert m1.compute_table().select("method", "tokens").rows() == [("SC", 640), ("M1-MAX", 900)]
+    table = m1.m1_reaches_sc_table()
+    assert table.row(0) == ("t → s", "M1-MAX", 2, "80.0 ± 5.0", 300.0, 16, "75.0 ± 0.0", 600.0, 0.5)
+    assert table.row(1)[2] is None  # M1-SUM never reaches SC

@@ -12,7 +12,7 @@ from lbt.tasks.toy import ToyTask
 from lbt.teaching.config import ExamParams, RationaleParams
 from lbt.teaching.exams import exam_pairs, run_exam
 from lbt.teaching.rationales import generate_rationales
-from lbt.teaching.scores import lbt_scores
+from lbt.teaching.scores import exact_grades, lbt_scores
 from lbt.toy.config import ToyParams, ToyProblemsConfig, ToyWorldConfig
 
 N = 3
@@ -88,8 +88,16 @@ class HalfCreditToyTask(ToyTask):
 
 def test_lbt_score_is_the_mean_grade_of_graded_exam_answers():
     exams = pl.DataFrame({"tp_id": ["a"] * 4, "teacher": ["t"] * 4, "sample": [0, 0, 1, 1], "student": ["s"] * 4,
-                          "answer": ["3", "4", "3", None]})
+                          "answer": ["3", "4", "3", None], "n_tokens": [5, 6, 7, 8]})
     graded = exams.with_columns(grade=pl.Series(HalfCreditToyTask().grade_many(exams["answer"].to_list(),
                                                                                ["3"] * 4)))
     scores = lbt_scores(graded)
     assert scores["score"].to_list() == [0.75, 0.5]
+    # exactly: grade sums over a denominator common to the TP (halves), per exam answer
+    assert scores.select("grade_sum", "grade_den", "n_exams", "exam_tokens").rows() == [(3, 2, 2, 11), (2, 2, 2, 15)]
+
+
+def test_exact_grades_share_one_denominator_per_tp():
+    exams = pl.DataFrame({"tp_id": ["a", "a", "a", "b"], "grade": [1 / 3, 0.5, 1.0, 1.0]})
+    exact = exact_grades(exams)
+    assert exact.select("grade_num", "grade_den").rows() == [(2, 6), (3, 6), (6, 6), (1, 1)]

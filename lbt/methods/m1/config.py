@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -27,6 +28,11 @@ class Method(StrEnum):
         return self.value.startswith("m1_")
 
 
+# How a full tie (equal score and votes) between answer classes is broken: toward the class whose
+# first TR has the lowest sample number, or the highest (the original code's rule).
+Ties = Literal["first_seen", "last_seen"]
+
+
 class SelectionParams(StrictModel):
     methods: list[Method] = Field(default_factory=lambda: list(Method), description="Methods to run and report.")
     resample_sizes: list[int] = Field(
@@ -34,6 +40,21 @@ class SelectionParams(StrictModel):
         description="Numbers of TRs per TP for the accuracy-vs-N analysis (subsets of the N sampled).",
     )
     resample_trials: int = Field(50, ge=1, description="Random subsets drawn per size.")
+    student_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Students scored together, by group name: a TR's combined LbT score is the mean over all "
+                    "the group's exam answers; each group is reported as a student of its own.",
+    )
+    ties: Ties = Field("first_seen", description="Full ties go to the answer class seen first or last "
+                       "(last_seen, with grouping `normalized`, is the original code's rule).")
+
+    @field_validator("student_groups")
+    @classmethod
+    def _members(cls, groups: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, members in groups.items():
+            if len(set(members)) < 2 or len(set(members)) != len(members):
+                raise ValueError(f"group {name!r} needs two or more distinct students")
+        return groups
 
     @field_validator("resample_sizes")
     @classmethod

@@ -39,18 +39,29 @@ def accuracy_by_method(acc: pl.DataFrame) -> Figure:
 
 def accuracy_vs_n(curve: pl.DataFrame) -> Figure:
     """Accuracy against the number of TRs per TP: mean ± std over random subsets."""
-    curve = with_pair(curve).sort("n")
+    return _curves(curve, "n", "TRs per TP", "Accuracy vs number of rationales", base=2)
+
+
+def accuracy_vs_compute(curve: pl.DataFrame) -> Figure:
+    """Accuracy against generated tokens (teacher, plus the students' exams for M1), one point
+    per number of TRs: what each method's accuracy costs."""
+    return _curves(curve, "tokens", "generated tokens (teacher + students)", "Accuracy vs compute", base=10)
+
+
+def _curves(curve: pl.DataFrame, x: str, xlabel: str, title: str, base: int) -> Figure:
+    """Mean accuracy ± std of each (pair, method) against `x`, on a log scale."""
+    curve = with_pair(curve).sort(x)
     several = curve["pair"].n_unique() > 1
     fig = Figure(figsize=(5, 3.2))
     ax = fig.subplots()
     for (pair, method), part in curve.group_by(["pair", "method"], maintain_order=True):
         label = Method(method).label + (f" ({pair})" if several else "")
-        ax.errorbar(part["n"], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("TRs per TP")
+        ax.errorbar(part[x], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3, label=label)
+    ax.set_xscale("log", base=base)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("TA accuracy (%)")
     ax.legend(fontsize=8)
-    ax.set_title("Accuracy vs number of rationales")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
@@ -59,4 +70,5 @@ def write_selection_plots(acc: pl.DataFrame, curve: pl.DataFrame) -> None:
     """The selection stage's figures, as PNG files (its DVC plots: images need no script to show)."""
     paths.FIGURES.mkdir(parents=True, exist_ok=True)
     accuracy_by_method(acc).savefig(paths.figure("accuracy_by_method"), dpi=120, bbox_inches="tight")
-    accuracy_vs_n(curve).savefig(paths.figure("accuracy_vs_n"), dpi=120, bbox_inches="tight")
+    for name, draw in (("accuracy_vs_n", accuracy_vs_n), ("accuracy_vs_compute", accuracy_vs_compute)):
+        draw(curve).savefig(paths.figure(name), dpi=120, bbox_inches="tight")

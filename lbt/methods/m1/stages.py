@@ -6,20 +6,23 @@ from __future__ import annotations
 import polars as pl
 
 from lbt import paths
-from lbt.config import Params
+from lbt.config import Params, ParamsError
 from lbt.methods.m1 import plots
-from lbt.methods.m1.analysis import accuracy, breakdown, nested, resampled_accuracy, selection_metrics
+from lbt.methods.m1.analysis import (COST_COLUMNS, accuracy, breakdown, cost, m1_reaching_sc, method_costs,
+                                     nested, resampled_accuracy, selection_metrics)
 from lbt.methods.m1.config import Method
-from lbt.methods.m1.select import select
+from lbt.methods.m1.select import exact_numerators, select
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, GroupingMode, Task
 from lbt.tasks.registry import make_task
+from lbt.teaching.scores import with_student_groups
 
 KEYS = ["teacher", "student", "tp_id"]
 SPLIT = SPLITS["eval"]
 
 
 def select_stage(params: Params) -> dict:
+    check_student_groups(params)
     sel, task = params.selection, make_task(params)
     ranked = [m for m in sel.methods if m != Method.GREEDY]
     cands = {mode: candidates(params, task, mode) for mode in task.grouping_modes}
@@ -29,17 +32,53 @@ def select_stage(params: Params) -> dict:
     picked = picks[headline]
     write_table(picked, paths.SELECTIONS)
     acc = accuracy(picked, ["teacher", "student", "method"])
-    curve = resampled_accuracy(cands[headline], KEYS, ranked, sel.resample_sizes, sel.resample_trials, params.seed)
+    curve = resampled_accuracy(cands[headline], KEYS, ranked, sel.resample_sizes, sel.resample_trials, params.seed,
+                               sel.ties)
     write_table(curve, paths.RESAMPLING)
     problems = pl.read_parquet(paths.PROBLEMS)
     write_table(breakdown(picked, problems, task.descriptive_columns, SPLIT.tp_role), paths.BREAKDOWN)
-    metrics = selection_metrics(acc, cands[headline], KEYS)
+    metrics = selection_metrics(acc, cands[headline], KEYS) | compute_metrics(params, cands[headline], ranked, curve)
     if len(picks) > 1:
         metrics["accuracy_by_grouping"] = {
             mode: nested(accuracy(p, ["teacher", "student", "method"]), "accuracy") for mode, p in picks.items()}
     write_json(paths.SELECTION_METRICS, metrics)
     plots.write_selection_plots(acc, curve)
     return metrics
+
+
+def compute_metrics(params: Params, cands: pl.DataFrame, ranked: list[Method], curve: pl.DataFrame) -> dict:
+    """The compute each method used on all TRs, and where M1 reaches SC's accuracy at the largest N."""
+    costs = method_costs(cost(cands, ["teacher", "student"]), ranked)
+    if Method.GREEDY in params.selection.methods:
+        costs = pl.concat([costs, _greedy_costs(params)], how="diagonal_relaxed")
+    return {
+        "compute": nested(costs, list(COST_COLUMNS)),
+        "compute_counting": "generations and generated tokens: the teacher's TRs (greedy: one per TP), plus, for "
+                            "M1, the students' exam answers of those TRs; identical TRs of a TP share their exam "
+                            "answers, which count once, as the exam stage generates them once",
+        "m1_reaches_sc": nested(m1_reaching_sc(curve), ["n", "mean", "std", "tokens", "sc_n", "sc_mean", "sc_std",
+                                                        "sc_tokens"]),
+    }
+
+
+def check_student_groups(params: Params) -> None:
+    """Each group's members are known students, and no group is named like a student."""
+    for name, members in params.selection.student_groups.items():
+        unknown = [m for m in members if m not in params.students]
+        if unknown or name in params.students:
+            what = f"unknown student {unknown[0]!r}" if unknown else "named like a student"
+            raise ParamsError(f"params.yaml: `selection.student_groups.{name}`: {what}; the students are "
+                              f"{', '.join(params.students)}.")
+
+
+def student_names(params: Params) -> list[str]:
+    """The students and then the student groups: every "student" that results are reported for."""
+    return [*params.students, *params.selection.student_groups]
+
+
+def read_scores(params: Params) -> pl.DataFrame:
+    """LbT scores of every student and every student group."""
+    return with_student_groups(pl.read_parquet(paths.lbt_scores()), params.selection.student_groups)
 
 
 def read_rationales(params: Params) -> pl.DataFrame:
@@ -51,20 +90,32 @@ def candidates(params: Params, task: Task, mode: GroupingMode) -> pl.DataFrame:
     tr = read_rationales(params)
     scopes = [f"{t}\x1f{p}" for t, p in zip(tr["teacher"], tr["tp_id"])]
     groups = task.answer_groups(tr["answer"].to_list(), scopes=scopes, mode=mode)
-    return tr.with_columns(group=pl.Series(groups, dtype=pl.String)).join(
-        pl.read_parquet(paths.lbt_scores()), on=["tp_id", "teacher", "sample"]).select(
-        "teacher", "student", "tp_id", "sample", "answer", "group", "correct", "score")
+    cands = tr.with_columns(group=pl.Series(groups, dtype=pl.String), text_key=pl.col("text").hash()).join(
+        read_scores(params), on=["tp_id", "teacher", "sample"]).select(
+        "teacher", "student", "tp_id", "sample", "answer", "group", "correct", "score", "grade_sum", "n_exams",
+        "text_key", "exam_tokens", tr_tokens="n_tokens")
+    return exact_numerators(cands, KEYS)
 
 
 def _pick(params: Params, cands: pl.DataFrame, ranked: list[Method]) -> pl.DataFrame:
-    picked = select(cands, KEYS, ranked)
-    return pl.concat([picked, _greedy_rows(params)]) if Method.GREEDY in params.selection.methods else picked
+    picked = select(cands, KEYS, ranked, params.selection.ties)
+    if Method.GREEDY not in params.selection.methods:
+        return picked
+    return pl.concat([picked, _greedy_rows(params).select(picked.columns)])
 
 
 def _greedy_rows(params: Params) -> pl.DataFrame:
+    """The teacher's greedy answers, one row per TP and student (and the tokens it took)."""
     rows = []
     for teacher in params.teachers:
         greedy = pl.read_parquet(paths.greedy(teacher)).select(
-            "teacher", "tp_id", group="answer", correct="correct", method=pl.lit(str(Method.GREEDY)))
-        rows += [greedy.with_columns(student=pl.lit(s)) for s in params.students]
-    return pl.concat(rows).select("teacher", "student", "tp_id", "group", "correct", "method")
+            "teacher", "tp_id", "n_tokens", group="answer", correct="correct", method=pl.lit(str(Method.GREEDY)))
+        rows += [greedy.with_columns(student=pl.lit(s)) for s in student_names(params)]
+    return pl.concat(rows)
+
+
+def _greedy_costs(params: Params) -> pl.DataFrame:
+    """One teacher generation per TP, no student."""
+    return _greedy_rows(params).group_by("teacher", "student", "method").agg(
+        teacher_generations=pl.len(), teacher_tokens=pl.col("n_tokens").sum(), student_generations=pl.lit(0),
+        student_tokens=pl.lit(0), tokens=pl.col("n_tokens").sum())

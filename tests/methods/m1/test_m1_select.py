@@ -1,18 +1,27 @@
 """M1 selection rules on hand-made candidates whose right answer is known."""
 
+import random
+from fractions import Fraction
+
 import polars as pl
 import pytest
 
 from lbt.methods.m1.analysis import resampled_accuracy
-from lbt.methods.m1.select import select
+from lbt.methods.m1.config import Method, SelectionParams
+from lbt.methods.m1.select import exact_numerators, select
+from lbt.teaching.scores import lbt_scores
 
 METHODS = ["sc", "m1_max", "m1_sum", "m1_avg"]
 
 
 def _cands(rows):
-    return pl.DataFrame(rows, schema={"student": pl.String, "tp_id": pl.String, "sample": pl.Int64,
-                                      "group": pl.String, "correct": pl.Boolean, "score": pl.Float64},
-                        orient="row")
+    """Hand-made candidates; scores in hundredths, kept exactly as `score_num` (score x 100); each
+    TR distinct, of 10 tokens, with 3 exam answers of 10 tokens each."""
+    table = pl.DataFrame(rows, schema={"student": pl.String, "tp_id": pl.String, "sample": pl.Int64,
+                                       "group": pl.String, "correct": pl.Boolean, "score": pl.Float64},
+                         orient="row")
+    return table.with_columns(score_num=(pl.col("score") * 100).round().cast(pl.Int64), tr_tokens=pl.lit(10),
+                              text_key=pl.col("sample"), n_exams=pl.lit(3), exam_tokens=pl.lit(30))
 
 
 def _picked(cands):
@@ -81,3 +90,86 @@ def test_every_tp_gets_one_pick_per_method(method):
     cands = _cands([("s", f"t{i}", j, str(j % 2), j % 2 == 0, j / 4) for i in range(5) for j in range(4)])
     out = select(cands, ["student", "tp_id"], [method])
     assert out.height == 5 and out["tp_id"].n_unique() == 5
+
+
+def _exams(trs):
+    """Exam rows of one student: `trs` is [(tp_id, sample, [grade, ...]), ...]."""
+    rows = [(tp, "t", sample, "s", float(g), 1) for tp, sample, grades in trs for g in grades]
+    return pl.DataFrame(rows, schema={"tp_id": pl.String, "teacher": pl.String, "sample": pl.Int64,
+                                      "student": pl.String, "grade": pl.Float64, "n_tokens": pl.Int64}, orient="row")
+
+
+def _scored_candidates(trs, groups):
+    """Candidates as the select stage builds them: TR answer classes joined with exact LbT scores."""
+    keys = ["teacher", "student", "tp_id"]
+    answers = pl.DataFrame([(tp, sample, groups[tp, sample]) for tp, sample, _ in trs],
+                           schema={"tp_id": pl.String, "sample": pl.Int64, "group": pl.String}, orient="row")
+    cands = lbt_scores(_exams(trs)).join(answers, on=["tp_id", "sample"]).with_columns(
+        correct=pl.col("group") == "right")
+    return exact_numerators(cands, keys), keys
+
+
+@pytest.mark.parametrize("correct_counts", [(3, 6, 0), (1, 6, 2)])
+def test_sums_equal_as_fractions_tie_and_go_to_more_votes(correct_counts):
+    # "right": three TRs whose students got 3, 6, 0 (or 1, 6, 2) of 9 exams right; "wrong": one
+    # TR with 9 of 9, seen first. Both sums are 9/9: the tie goes to more votes, not to rounding.
+    trs = [("a", 0, [1] * 9)] + [("a", i + 1, [1] * k + [0] * (9 - k)) for i, k in enumerate(correct_counts)]
+    groups = {("a", 0): "wrong"} | {("a", i): "right" for i in (1, 2, 3)}
+    cands, keys = _scored_candidates(trs, groups)
+    picked = select(cands, keys, [Method.M1_SUM])
+    assert picked["group"].to_list() == ["right"]
+    float_sum = sum(k / 9 for k in correct_counts)  # in sample order
+    assert float_sum < 1.0 if correct_counts == (1, 6, 2) else float_sum == 1.0  # floats would pick "wrong"
+
+
+def _brute_force_pick(trs, groups, method):
+    """The pick by Fractions: per class votes, max, sum and mean of exact scores; ties to first seen."""
+    classes: dict = {}
+    for _, sample, grades in sorted(trs, key=lambda t: t[1]):
+        score = sum(Fraction(g).limit_denominator(100) for g in grades) / len(grades)
+        c = classes.setdefault(groups[trs[0][0], sample], {"scores": [], "first": sample})
+        c["scores"].append(score)
+    stat = {Method.SC: lambda s: 0, Method.M1_MAX: max, Method.M1_SUM: sum,
+            Method.M1_AVG: lambda s: sum(s) / len(s)}[method]
+    return min(classes, key=lambda g: (-stat(classes[g]["scores"]), -len(classes[g]["scores"]), classes[g]["first"]))
+
+
+def test_exact_ranking_agrees_with_fractions_on_random_tps():
+    rng = random.Random(0)
+    grade_values = [k / m for m in (1, 2, 3, 4, 6, 9) for k in range(m + 1)]
+    trs, groups = [], {}
+    for tp in range(300):
+        n_exams = rng.choice([1, 2, 3, 4, 6, 9])  # per TR: exams of different sizes
+        for sample in range(rng.randint(1, 8)):
+            trs.append((f"t{tp}", sample, [rng.choice(grade_values) for _ in range(rng.choice([n_exams, 3]))]))
+            groups[f"t{tp}", sample] = rng.choice(["x", "y", "z"])
+    cands, keys = _scored_candidates(trs, groups)
+    picked = select(cands, keys, METHODS)
+    by_tp: dict = {}
+    for tr in trs:
+        by_tp.setdefault(tr[0], []).append(tr)
+    for tp, method, group in picked.select("tp_id", "method", "group").iter_rows():
+        assert group == _brute_force_pick(by_tp[tp], groups, Method(method)), (tp, method)
+
+
+def test_last_seen_ties_go_to_the_class_seen_last():
+    # 4 (first seen at sample 0), 9 (at 1) and 8 (at 4): 4 and 9 tie on score and votes.
+    cands = _cands([("s", "t", 0, "4", False, 1.0), ("s", "t", 1, "9", True, 1.0),
+                    ("s", "t", 2, "9", True, 1.0), ("s", "t", 3, "4", False, 1.0),
+                    ("s", "t", 4, "8", False, 1.0)])
+    last = select(cands, ["student", "tp_id"], METHODS, ties="last_seen")
+    assert set(last["group"]) == {"9"}  # 8 has fewer votes; of 4 and 9, 9 was seen last
+    first = select(cands, ["student", "tp_id"], METHODS, ties="first_seen")
+    assert set(first["group"]) == {"4"}
+
+
+def test_ties_param_reaches_resampling():
+    cands = _cands([("s", "t", 0, "4", False, 1.0), ("s", "t", 1, "9", True, 1.0)])
+    curve = {ties: resampled_accuracy(cands, ["student", "tp_id"], ["sc"], [2], trials=3, seed=0, ties=ties)
+             for ties in ("first_seen", "last_seen")}
+    assert curve["first_seen"]["mean"].to_list() == [0.0] and curve["last_seen"]["mean"].to_list() == [1.0]
+
+
+def test_ties_param_is_validated():
+    with pytest.raises(ValueError, match="first_seen"):
+        SelectionParams(ties="random")
