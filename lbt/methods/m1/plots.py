@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from lbt import paths
 from lbt.methods.m1.config import Method
@@ -58,6 +59,7 @@ def _curves(curve: pl.DataFrame, x: str, xlabel: str, title: str, base: int) -> 
         label = Method(method).label + (f" ({pair})" if several else "")
         ax.errorbar(part[x], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3, label=label)
     ax.set_xscale("log", base=base)
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on a short log range
     ax.set_xlabel(xlabel)
     ax.set_ylabel("TA accuracy (%)")
     ax.legend(fontsize=8)
