@@ -27,12 +27,15 @@ pytestmark = [
 # A reference run may exceed the task's default 10 s on 2 shared cores; the check allows more.
 SANDBOX = CodeSandboxParams(workers=2, timeout_s=60.0)
 
-# (problem id, which tests) -> why the reference solution fails them.
+# (problem id, which tests) -> why the reference solution fails them: these must fail.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("HumanEval/47", "visible"): "its docstring example says median([-10, 4, 6, 1000, 10, 20]) is 15.0; "
                                  "the median is 8.0 (a known error in HumanEval's docstring)",
-    ("find-the-number-of-subsequences-with-equal-gcd", "hidden"): "slow reference: its hidden tests "
-        "(nums of up to 200 values up to 200, an O(n * 200^2) DP each) took over 60 s on 2 shared cores",
+}
+# (problem id, which tests) -> why the reference may run out of time: these may fail, by timeout only.
+SLOW_REFERENCES: dict[tuple[str, str], str] = {
+    ("find-the-number-of-subsequences-with-equal-gcd", "hidden"): "its hidden tests (nums of up to 200 "
+        "values up to 200, an O(n * 200^2) DP each) took over 60 s on 2 loaded cores, and 40 s on quieter ones",
 }
 # The LeetCodeDataset preamble imports sortedcontainers: without it every answer fails there.
 HAS_SORTEDCONTAINERS = any(importlib.util.find_spec("sortedcontainers") is not None for _ in [0]) or any(
@@ -91,7 +94,8 @@ def expected_failures(problems: pl.DataFrame) -> dict[tuple[str, str], str]:
 def check_references(task: CodeTask, problems: pl.DataFrame) -> None:
     found = failures(task, problems, problems["answer"].to_list())
     expected = expected_failures(problems)
-    assert {k: found[k] for k in found if k not in expected} == {}
+    slow_timeouts = {k for k in SLOW_REFERENCES if found.get(k, "").startswith("timeout")}
+    assert {k: found[k] for k in found if k not in expected and k not in slow_timeouts} == {}
     assert set(expected) <= set(found), "an allow-listed failure now passes: drop it from the list"
 
 
