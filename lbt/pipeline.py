@@ -192,17 +192,19 @@ def stage_modules(stage: Stage, task: str) -> set[str]:
 
 
 def code_deps(modules: set[str]) -> list[str]:
-    """The files of `modules`, a folder standing for all its files when every one is included."""
+    """The files of `modules`; a package without subpackages stands for all its files when every
+    one is included, so each dependency names the file or its own folder."""
     files = {module_file(m).relative_to(ROOT).as_posix() for m in modules}
     return sorted(_compress(ROOT / "lbt", files))
 
 
 def _compress(folder: Path, files: set[str]) -> set[str]:
-    inside = {p.relative_to(ROOT).as_posix() for p in folder.rglob("*.py") if "__pycache__" not in p.parts}
-    if inside and inside <= files:
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "__pycache__")
+    inside = {p.relative_to(ROOT).as_posix() for p in folder.glob("*.py")}
+    if not subfolders and inside and inside <= files:
         return {folder.relative_to(ROOT).as_posix()}
     out = {f for f in files if Path(f).parent == folder.relative_to(ROOT)}
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "__pycache__"):
+    for sub in subfolders:
         out |= _compress(sub, {f for f in files if f.startswith(sub.relative_to(ROOT).as_posix() + "/")})
     return out
 
@@ -219,7 +221,9 @@ def dvc_stage(stage: Stage, task: str) -> dict:
     if not stage.notebook:
         # persist: DVC must not delete the stamp before a check that then fails, or every stage
         # after it would look changed until the next successful check.
+        # Its code deps are recorded though it always runs (they say what validates params.yaml).
         return {"cmd": "python -m lbt.pipeline check", "always_changed": True,
+                "deps": code_deps(stage_modules(stage, task)),
                 "outs": [{str(paths.PARAMS_CHECK): {"cache": False, "persist": True}}]}
     notebook = (paths.NOTEBOOKS / f"{stage.notebook}.ipynb").as_posix()
     out = (paths.EXECUTED / f"{stage.name}.ipynb").as_posix()
