@@ -10,7 +10,7 @@ from lbt import paths
 from lbt.config import Params
 from lbt.methods.m1.config import Method
 from lbt.methods.m1.plots import with_pair
-from lbt.methods.m1.stages import read_rationales, read_scores
+from lbt.methods.m1.stages import scored_rationales
 from lbt.tables import read_json
 
 
@@ -89,10 +89,6 @@ def m1_reaches_sc_table() -> pl.DataFrame:
         pl.format("{} ± {}", (100 * pl.col("sc_mean")).round(1), (100 * pl.col("sc_std")).round(1)).alias("SC accuracy"),
         pl.col("sc_tokens").alias("SC tokens"), (pl.col("tokens") / pl.col("sc_tokens")).alias("token ratio"),
     )
-
-
-def scored_rationales(params: Params) -> pl.DataFrame:
-    return read_rationales(params).join(read_scores(params), on=["tp_id", "teacher", "sample"])
 
 
 def score_separation(params: Params) -> tuple[Figure, pl.DataFrame]:

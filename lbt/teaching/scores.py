@@ -60,6 +60,12 @@ def with_student_groups(scores: pl.DataFrame, groups: dict[str, list[str]]) -> p
     return pl.concat([scores, *(c.select(scores.columns) for c in combined)])
 
 
+def score_summary(scores: pl.DataFrame) -> pl.DataFrame:
+    """Per (teacher, student): TRs scored, their mean LbT score, and exam answers per TR."""
+    return scores.group_by("teacher", "student", maintain_order=True).agg(
+        TRs=pl.len(), mean_score=pl.col("score").mean(), exams_per_TR=pl.col("n_exams").mean())
+
+
 def scores(params: Params, split: str = "eval") -> pl.DataFrame:
     """The scores stage: LbT scores of every (teacher, student) pair's exams, in one table."""
     tables = [pl.read_parquet(paths.exams(t, s, split)) for t in params.teachers for s in params.students]

@@ -19,11 +19,10 @@ from lbt.teaching.rationales import generate_rationales
 
 
 def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.DataFrame, pl.DataFrame]:
-    task, problems, model = make_task(params), pl.read_parquet(paths.PROBLEMS), params.teachers[teacher]
-    with make_engine(model, params.cache_path) as engine:
+    problems, model = pl.read_parquet(paths.PROBLEMS), params.teachers[teacher]
+    with make_task(params) as task, make_engine(model, params.cache_path) as engine:
         sampled, greedy = generate_rationales(task, engine, model.chat, problems, SPLITS[split],
                                               params.rationales, params.seed)
-    task.close()
     write_table(sampled, paths.rationales(teacher, split))
     write_table(greedy, paths.greedy(teacher, split))
     write_json(paths.rationales_metrics(teacher, split), {
@@ -37,12 +36,11 @@ def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.Da
 
 
 def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl.DataFrame:
-    task, problems, model = make_task(params), pl.read_parquet(paths.PROBLEMS), params.students[student]
-    pairs = exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)), SPLITS[split],
-                       params.exam.max_eps)
-    with make_engine(model, params.cache_path) as engine:
+    problems, model = pl.read_parquet(paths.PROBLEMS), params.students[student]
+    with make_task(params) as task, make_engine(model, params.cache_path) as engine:
+        pairs = exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)), SPLITS[split],
+                           params.exam.max_eps)
         table = run_exam(task, engine, model.chat, problems, pairs, params.exam, params.seed)
-    task.close()
     write_table(table, paths.exams(teacher, student, split))
     write_json(paths.exams_metrics(teacher, student, split), {
         "n_exam_answers": table.height,

@@ -28,5 +28,10 @@ def train(params: Params) -> dict[str, dict]:
         futures = {role: pool.submit(train_toy_model, *job) for role, job in jobs.items()}
         reports = {role: future.result() for role, future in futures.items()}
     for role, report in reports.items():
-        write_json(paths.train_metrics(role), {k: v for k, v in report.items() if k != "losses"})
+        write_json(paths.train_metrics(role), training_summary(report))
     return reports
+
+
+def training_summary(report: dict) -> dict:
+    """A training report without its per-step losses: what the metrics file and notebook show."""
+    return {k: v for k, v in report.items() if k != "losses"}

@@ -23,10 +23,11 @@ SPLIT = SPLITS["eval"]
 
 def select_stage(params: Params) -> dict:
     check_student_groups(params)
-    sel, task = params.selection, make_task(params)
+    sel = params.selection
     ranked = [m for m in sel.methods if m != Method.GREEDY]
-    cands = {mode: candidates(params, task, mode) for mode in task.grouping_modes}
-    task.close()
+    rationales, scores = read_rationales(params), read_scores(params)  # read once for every grouping mode
+    with make_task(params) as task:
+        cands = {mode: candidates(rationales, scores, task, mode) for mode in task.grouping_modes}
     picks = {mode: _pick(params, c, ranked) for mode, c in cands.items()}
     headline = task.grouping_modes[0]
     picked = picks[headline]
@@ -85,13 +86,17 @@ def read_rationales(params: Params) -> pl.DataFrame:
     return pl.concat([pl.read_parquet(paths.rationales(t)) for t in params.teachers])
 
 
-def candidates(params: Params, task: Task, mode: GroupingMode) -> pl.DataFrame:
-    """Per (teacher, student, TP, sample): the TR's answer class, correctness and LbT score."""
-    tr = read_rationales(params)
-    scopes = [f"{t}\x1f{p}" for t, p in zip(tr["teacher"], tr["tp_id"])]
-    groups = task.answer_groups(tr["answer"].to_list(), scopes=scopes, mode=mode)
-    cands = tr.with_columns(group=pl.Series(groups, dtype=pl.String), text_key=pl.col("text").hash()).join(
-        read_scores(params), on=["tp_id", "teacher", "sample"]).select(
+def scored_rationales(params: Params) -> pl.DataFrame:
+    """Every TR with its LbT score for each student and student group."""
+    return read_rationales(params).join(read_scores(params), on=["tp_id", "teacher", "sample"])
+
+
+def candidates(rationales: pl.DataFrame, scores: pl.DataFrame, task: Task, mode: GroupingMode) -> pl.DataFrame:
+    """Per (teacher, student, TP, sample): the TR's answer class (by `mode`), correctness and LbT score."""
+    scopes = [f"{t}\x1f{p}" for t, p in zip(rationales["teacher"], rationales["tp_id"])]
+    groups = task.answer_groups(rationales["answer"].to_list(), scopes=scopes, mode=mode)
+    cands = rationales.with_columns(group=pl.Series(groups, dtype=pl.String), text_key=pl.col("text").hash()).join(
+        scores, on=["tp_id", "teacher", "sample"]).select(
         "teacher", "student", "tp_id", "sample", "answer", "group", "correct", "score", "grade_sum", "n_exams",
         "text_key", "exam_tokens", tr_tokens="n_tokens")
     return exact_numerators(cands, KEYS)
