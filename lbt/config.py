@@ -86,16 +86,27 @@ def parse_params(raw: dict[str, Any], reads: list[str] | None = None, source: st
         reads = list(raw)
     values: dict[str, Any] = {}
     for dotted in reads:
-        top, *rest = dotted.split(".")
+        top = dotted.split(".")[0]
         if top not in SECTIONS:
             raise ParamsError(f"{source}: no section `{top}` is known (reading `{dotted}`).")
-        node = raw
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise ParamsError(f"{source}: `{dotted}` is missing; add it (see the README for its keys).")
-            node = node[part]
+        node = lookup(raw, dotted)
+        if node is MISSING:
+            raise ParamsError(f"{source}: `{dotted}` is missing; add it (see the README for its keys).")
         _store(values, dotted.split("."), _validate(dotted, node, source))
     return Params(values, source)
+
+
+MISSING = object()
+
+
+def lookup(raw: dict[str, Any], dotted: str) -> Any:
+    """The value at `dotted` (e.g. `toy.world`) in a raw params mapping, or MISSING."""
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
 
 
 def _store(values: dict[str, Any], parts: list[str], value: Any) -> None:

@@ -22,13 +22,14 @@ import argparse
 import ast
 import sys
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lbt import paths
-from lbt.config import SECTIONS, ParamsError, load_params, schema_modules
+from lbt.config import MISSING, SECTIONS, ParamsError, load_params, lookup, schema_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "# Generated from params.yaml by `python -m lbt.pipeline`: edit params.yaml and rerun that, not this file.\n"
@@ -164,8 +165,14 @@ def closure(modules: set[str]) -> set[str]:
         seen.add(module)
         parts = module.split(".")
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]
-        todo += imported_modules(ast.parse(module_file(module).read_text()), module)
+        todo += module_imports(module)
     return seen
+
+
+@cache
+def module_imports(module: str) -> frozenset[str]:
+    """The lbt modules one module imports (parsed once per process)."""
+    return frozenset(imported_modules(ast.parse(module_file(module).read_text()), module))
 
 
 def notebook_imports(notebook: Path) -> set[str]:
@@ -257,12 +264,9 @@ def generate(params_path: Path = paths.PARAMS) -> str:
 def _require_sections(stages: list[Stage], raw: dict, source: Path) -> None:
     for stage in stages:
         for dotted in stage.reads:
-            node = raw
-            for part in dotted.split("."):
-                if not isinstance(node, dict) or part not in node:
-                    raise ParamsError(f"{source}: `{dotted}` is missing, and stage {stage.name} reads it: add it "
-                                      "(the README lists every section).")
-                node = node[part]
+            if lookup(raw, dotted) is MISSING:
+                raise ParamsError(f"{source}: `{dotted}` is missing, and stage {stage.name} reads it: add it "
+                                  "(the README lists every section).")
 
 
 def unused_sections(raw: dict) -> list[str]:
