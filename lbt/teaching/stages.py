@@ -17,7 +17,7 @@ from lbt.engines.registry import make_engine
 from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
-from lbt.teaching.config import DEBUGGED
+from lbt.teaching.config import DEBUGGED, SamplingParams
 from lbt.teaching.exams import exam_pairs, exam_prompts, run_exam
 from lbt.teaching.names import self_debugging
 from lbt.teaching.rationales import generate_rationales
@@ -32,8 +32,9 @@ def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.Da
         _write_rationales(params, teacher, split, sampled, greedy, engine.stats.as_dict())
         if self_debugging(params)[0]:
             before = engine.stats.as_dict()
-            sampled, greedy = (_revise_rationales(params, task, engine, model.chat, problems, t)
-                               for t in (sampled, greedy))
+            greedy_sampling = params.rationales.model_copy(update={"temperature": 0.0})  # greedy TAs revise greedily
+            sampled, greedy = (_revise_rationales(task, engine, model.chat, problems, t, p, params.seed)
+                               for t, p in ((sampled, params.rationales), (greedy, greedy_sampling)))
             _write_rationales(params, f"{teacher}{DEBUGGED}", split, sampled, greedy,
                               _since(before, engine.stats.as_dict()))
     return sampled, greedy
@@ -56,13 +57,12 @@ def _write_rationales(params: Params, teacher: str, split: str, sampled: pl.Data
     write_json(paths.rationales_metrics(teacher, split), metrics)
 
 
-def _revise_rationales(params: Params, task: Task, engine: Engine, chat: bool, problems: pl.DataFrame,
-                       table: pl.DataFrame) -> pl.DataFrame:
+def _revise_rationales(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, table: pl.DataFrame,
+                       sampling: SamplingParams, seed: int) -> pl.DataFrame:
     """The teacher's TRs after one round of self-debugging of those that fail their visible tests."""
     rows = table.select("tp_id").join(problems.rename({"problem_id": "tp_id"}), on="tp_id", how="left")
     prompts = [task.teacher_prompt(q, [], chat) for q in rows["question"]]
-    return revise(task, engine, chat, table, prompts, task.golds(rows), params.rationales, params.seed,
-                  desc="teacher self-debugging")
+    return revise(task, engine, chat, table, prompts, task.golds(rows), sampling, seed, desc="teacher self-debugging")
 
 
 def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl.DataFrame:
