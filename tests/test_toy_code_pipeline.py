@@ -57,9 +57,9 @@ def test_revisions_replace_only_failing_answers(project):
     debugged = pl.read_parquet(root / "data" / "teaching" / "eval" / "rationales" / "teacher+debug.parquet")
     joined = plain.join(debugged, on=["tp_id", "sample"], suffix="_debug")
     assert joined.height == plain.height
-    kept = joined.filter(~pl.col("revised_debug"))
+    kept = joined.filter(~pl.col("revised"))
     assert kept["correct"].all() and (kept["text"] == kept["text_debug"]).all()  # passing TAs stay
-    assert (~joined.filter(pl.col("revised_debug"))["correct"]).all()  # only failing TAs were revised
+    assert (~joined.filter(pl.col("revised"))["correct"]).all()  # only failing TAs were revised
     exams = pl.read_parquet(root / "data" / "teaching" / "eval" / "exams" / "teacher__student+debug.parquet")
     assert set(exams["student"]) == {"student+debug"}
     assert exams.filter(~pl.col("revised"))["correct"].all()  # an exam answer not revised had passed
