@@ -28,10 +28,12 @@ SECTIONS: dict[str, str] = {
     "toy": "lbt.toy.config:ToyParams",
     "math": "lbt.tasks.math.config:MathParams",
     "code": "lbt.tasks.code.config:CodeParams",
+    "toy_code": "lbt.toy.code.config:ToyCodeParams",
     "teachers": "lbt.engines.config:NamedModels",
     "students": "lbt.engines.config:NamedModels",
     "rationales": "lbt.teaching.config:RationaleParams",
     "exam": "lbt.teaching.config:ExamParams",
+    "self_debug": "lbt.teaching.config:SelfDebugParams",
     "selection": "lbt.methods.m1.config:SelectionParams",
 }
 

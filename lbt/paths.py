@@ -60,6 +60,7 @@ M1 = DATA / "m1"
 SELECTIONS = M1 / "selections.parquet"
 RESAMPLING = M1 / "resampling.parquet"
 BREAKDOWN = M1 / "breakdown.parquet"
+CODE_SELECTIONS = M1 / "code_selections.parquet"  # code tasks: per TP, the S-scores of each method's TA
 
 
 # -- metrics, plots and figures -------------------------------------------------------------------
@@ -82,6 +83,7 @@ def exams_metrics(teacher: str, student: str, split: SplitName = "eval") -> Path
 
 
 SELECTION_METRICS = METRICS / "selection.json"
+CODE_METRICS = METRICS / "select_code.json"
 
 
 def figure(name: str) -> Path:

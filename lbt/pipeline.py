@@ -30,6 +30,7 @@ import yaml
 
 from lbt import paths
 from lbt.config import MISSING, SECTIONS, ParamsError, load_params, lookup, schema_modules
+from lbt.teaching.config import debug_flags, with_debugged
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "# Generated from params.yaml by `python -m lbt.pipeline`: edit params.yaml and rerun that, not this file.\n"
@@ -39,8 +40,17 @@ TASK_SECTIONS = {
     "toy": {"problems": ["toy.world", "toy.problems"], "answers": [], "report": ["toy"]},
     "math": {"problems": ["math"], "answers": ["math"], "report": ["math"]},
     "code": {"problems": ["code"], "answers": ["code"], "report": ["code"]},
+    "toy_code": {"problems": ["toy.world", "toy_code"], "answers": ["toy_code"], "report": ["toy", "toy_code"]},
 }
-TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math", "code": "lbt.tasks.code"}
+TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math", "code": "lbt.tasks.code",
+                "toy_code": "lbt.tasks.toy_code"}
+# Tasks whose tiny models are trained first (stage `train_toy`: notebook, sections it reads).
+TOY_TRAINING = {
+    "toy": ("toy/train", ["seed", "toy.world", "toy.train", "toy.student"]),
+    "toy_code": ("toy/train_code", ["seed", "toy.world", "toy.train", "toy.student", "toy_code"]),
+}
+# Tasks whose answers are programs: V-scores, S-scores, self-debugging, the `select_code` stage.
+CODE_TASKS = ("code", "toy_code")
 BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
 # Modules whose imports inside functions pick one of several implementations by params: the
 # graph follows only the implementation a stage uses (its task, its models' backends).
@@ -70,41 +80,58 @@ def stages_for(raw: dict) -> list[Stage]:
     if task not in TASK_SECTIONS:
         raise ParamsError(f"params.yaml: `task`: must be one of {', '.join(TASK_SECTIONS)} (got {task!r}).")
     teachers, students = raw.get("teachers") or {}, raw.get("students") or {}
-    sections = TASK_SECTIONS[task]
+    sections, debug = TASK_SECTIONS[task], _self_debug(raw, task)
+    debug_reads = ["self_debug"] if "self_debug" in raw else []  # read only where the file has it
+    answers = [*sections["answers"], *debug_reads]
+    teacher_names, student_names = with_debugged(teachers, debug[0]), with_debugged(students, debug[1])
     stages = [Stage("prepare", "tasks/prepare", ["task", *sections["problems"]], outs=[str(paths.PROBLEMS)])]
-    if task == "toy":
-        stages.append(_train_stage())
-    stages += [_rationales_stage(t, m, sections["answers"]) for t, m in teachers.items()]
-    stages += [_exams_stage(t, s, m, sections["answers"]) for t in teachers for s, m in students.items()]
-    pairs = [(t, s) for t in teachers for s in students]
-    stages.append(Stage("scores", "teaching/scores", ["teachers", "students"],
+    if task in TOY_TRAINING:
+        stages.append(_train_stage(*TOY_TRAINING[task]))
+    stages += [_rationales_stage(t, m, answers, debug[0]) for t, m in teachers.items()]
+    stages += [_exams_stage(t, s, m, answers, debug[1]) for t in teacher_names for s, m in students.items()]
+    pairs = [(t, s) for t in teacher_names for s in student_names]
+    stages.append(Stage("scores", "teaching/scores", ["teachers", "students", *debug_reads],
                         deps=[str(paths.exams(t, s)) for t, s in pairs], outs=[str(paths.lbt_scores())]))
-    stages.append(_select_stage(list(teachers), sections["answers"]))
-    stages.append(_report_stage(list(teachers), pairs, sections["report"]))
+    stages.append(_select_stage(teacher_names, answers))
+    if task in CODE_TASKS:
+        stages.append(_code_select_stage(teacher_names, answers))
+    stages.append(_report_stage(teacher_names, pairs, [*sections["report"], *debug_reads],
+                                task in CODE_TASKS))
     return stages
 
 
-def _train_stage() -> Stage:
+def _self_debug(raw: dict, task: str) -> tuple[bool, bool]:
+    """(teacher, student) self-debugging; only code tasks can say why an answer fails."""
+    debug = debug_flags(raw.get("self_debug"))
+    if any(debug) and task not in CODE_TASKS:
+        raise ParamsError(f"params.yaml: `self_debug`: the {task} task gives no feedback on answers (only "
+                          f"{', '.join(CODE_TASKS)} do): set self_debug.teacher and self_debug.student to false.")
+    return debug
+
+
+def _train_stage(notebook: str, reads: list[str]) -> Stage:
     roles = ("teacher", "student")
-    return Stage("train_toy", "toy/train", ["seed", "toy.world", "toy.train", "toy.student"],
+    return Stage("train_toy", notebook, reads,
                  outs=[str(paths.toy_model(r)) for r in roles], metrics=[str(paths.train_metrics(r)) for r in roles])
 
 
-def _rationales_stage(teacher: str, model: dict, answers: list[str]) -> Stage:
+def _rationales_stage(teacher: str, model: dict, answers: list[str], debug: bool) -> Stage:
+    names = with_debugged([teacher], debug)
     return Stage(
         f"rationales-{teacher}", "teaching/rationales",
         ["task", *answers, "seed", "cache_path", f"teachers.{teacher}", "rationales"],
-        deps=[str(paths.PROBLEMS)], outs=[str(paths.rationales(teacher)), str(paths.greedy(teacher))],
-        metrics=[str(paths.rationales_metrics(teacher))], args={"teacher": teacher}, models=[model],
+        deps=[str(paths.PROBLEMS)], outs=[str(f(t)) for t in names for f in (paths.rationales, paths.greedy)],
+        metrics=[str(paths.rationales_metrics(t)) for t in names], args={"teacher": teacher}, models=[model],
     )
 
 
-def _exams_stage(teacher: str, student: str, model: dict, answers: list[str]) -> Stage:
+def _exams_stage(teacher: str, student: str, model: dict, answers: list[str], debug: bool) -> Stage:
+    names = with_debugged([student], debug)
     return Stage(
         f"exams-{paths.pair_name(teacher, student)}", "teaching/exams",
         ["task", *answers, "seed", "cache_path", f"students.{student}", "exam"],
-        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher))], outs=[str(paths.exams(teacher, student))],
-        metrics=[str(paths.exams_metrics(teacher, student))], args={"teacher": teacher, "student": student},
+        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher))], outs=[str(paths.exams(teacher, s)) for s in names],
+        metrics=[str(paths.exams_metrics(teacher, s)) for s in names], args={"teacher": teacher, "student": student},
         models=[model],
     )
 
@@ -120,11 +147,22 @@ def _select_stage(teachers: list[str], answers: list[str]) -> Stage:
     )
 
 
-def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str]) -> Stage:
+def _code_select_stage(teachers: list[str], answers: list[str]) -> Stage:
+    return Stage(
+        "select_code", "m1/select_code", ["task", *answers, "seed", "teachers", "students", "selection"],
+        deps=[str(paths.PROBLEMS), str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
+              *(str(paths.greedy(t)) for t in teachers)],
+        outs=[str(paths.CODE_SELECTIONS)], metrics=[str(paths.CODE_METRICS)], plots=[str(paths.figure("code_s_scores"))],
+    )
+
+
+def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str], code: bool) -> Stage:
     deps = [str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN), str(paths.SELECTION_METRICS),
             str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
             *(str(paths.rationales_metrics(t)) for t in teachers),
             *(str(paths.exams_metrics(t, s)) for t, s in pairs)]
+    if code:
+        deps += [str(paths.CODE_SELECTIONS), str(paths.CODE_METRICS)]
     return Stage("report", "report/report",
                  ["task", *task_sections, "teachers", "students", "rationales", "exam", "selection"],
                  deps=deps, html=str(paths.REPORT_HTML))

@@ -101,3 +101,41 @@ def test_what_a_notebook_really_imports_is_in_its_static_closure(notebook):
     static = closure(set(modules))
     assert set(loaded) <= static, set(loaded) - static
     assert all(module_file(m) for m in loaded)
+
+
+TOY_CODE_PARAMS = ROOT / "params" / "toy-code.yaml"
+CODE_PARAMS = ROOT / "params" / "code-paper.yaml"
+
+
+def test_code_params_files_build_the_code_grid_with_self_debugged_models():
+    toy = _dvc(TOY_CODE_PARAMS)
+    assert toy["train_toy"]["cmd"].startswith("python -m lbt.stage notebooks/toy/train_code.ipynb")
+    assert {"exams-teacher__student", "exams-teacher+debug__student", "select_code"} <= set(toy)
+    assert "data/teaching/eval/rationales/teacher+debug.parquet" in toy["rationales-teacher"]["outs"]
+    assert "data/teaching/eval/exams/teacher+debug__student+debug.parquet" in toy["exams-teacher+debug__student"]["outs"]
+    assert "data/teaching/eval/exams/teacher+debug__student+debug.parquet" in toy["scores"]["deps"]
+    assert "self_debug" in toy["scores"]["params"] and _covers(toy["select_code"]["deps"], "lbt/sandbox/run.py")
+    paper = _dvc(CODE_PARAMS)
+    assert not any(name.startswith("train_") for name in paper) and "select_code" in paper
+    assert _covers(paper["rationales-llama3-8b"]["deps"], "lbt/tasks/code/tested.py")
+    assert not _covers(_dvc(PARAMS)["rationales-teacher"]["deps"], "lbt/tasks/code/tested.py")
+    assert "select_code" not in _dvc(PARAMS)
+
+
+def test_self_debugging_a_task_without_feedback_stops_with_one_sentence(tmp_path):
+    raw = yaml.safe_load(PARAMS.read_text())
+    raw["self_debug"] = {"teacher": True, "student": False}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(Exception, match="`self_debug`: the toy task gives no feedback"):
+        generate(tmp_path / "params.yaml")
+
+
+def test_toy_code_stages_import_what_their_notebooks_import():
+    raw = yaml.safe_load(TOY_CODE_PARAMS.read_text())
+    stages = _dvc(TOY_CODE_PARAMS)
+    by_stage = {s.name: pipeline.stage_modules(s, raw["task"]) for s in stages_for(raw)}
+    for file in ["lbt/toy/code/curriculum.py", "lbt/tasks/toy_code.py", "lbt/methods/m1/code.py", "lbt/report/code.py"]:
+        module = file.removesuffix(".py").replace("/", ".")
+        expected = {name for name, modules in by_stage.items() if module in modules}
+        assert stages_importing(stages, file) - {"check"} == expected, file
+    assert stages_importing(stages, "lbt/report/code.py") == {"report"}

@@ -8,6 +8,7 @@ from lbt import paths
 from lbt.config import Params
 from lbt.tables import read_json
 from lbt.tasks.registry import make_task
+from lbt.teaching import names
 
 
 def _models(models: dict) -> str:
@@ -28,12 +29,12 @@ def setup_summary(params: Params) -> str:
 
 def generation_table(params: Params) -> pl.DataFrame:
     """Samples each teaching stage asked for: generated, read from the request cache, or shared
-    with an identical sample of the same stage."""
+    with an identical sample of the same stage (a self-debugged model's row: its revisions)."""
     rows = []
-    for teacher in params.teachers:
+    for teacher in names.teacher_names(params):
         counts = read_json(paths.rationales_metrics(teacher)).get("generations", {})
         rows.append({"stage": "rationales", "teacher": teacher, "student": None, **counts})
-        for student in params.students:
+        for student in names.student_names(params):
             counts = read_json(paths.exams_metrics(teacher, student)).get("generations", {})
             rows.append({"stage": "exams", "teacher": teacher, "student": student, **counts})
     return pl.DataFrame(rows)

@@ -87,6 +87,9 @@ class Task(ABC):
     grouping_modes: tuple[GroupingMode, ...] = ("exact",)
     # Columns of the problems table that describe a problem (accuracy is broken down by them).
     descriptive_columns: tuple[str, ...] = ()
+    # Whether the task can say why an answer fails (`feedback`), so models can revise it once
+    # (self-debugging, `self_debug` in params.yaml).
+    supports_feedback: bool = False
 
     def summary(self) -> str:
         """One Markdown paragraph on the task's setup for the report (default: none)."""
@@ -131,6 +134,15 @@ class Task(ABC):
     def grade_many(self, answers: Sequence[str | None], golds: Sequence[Any]) -> list[float]:
         """A score in [0, 1] per (answer, gold): 1 for a correct answer of a binary task, the
         pass rate for code. None (no answer) always scores 0."""
+
+    def feedback(self, answers: Sequence[str | None], golds: Sequence[Any]) -> list[str | None]:
+        """Why each answer fails its gold, as the model is told when it revises it; None where
+        it needs no revision. Only tasks with `supports_feedback`."""
+        raise NotImplementedError(f"The {self.name} task gives no feedback on answers (no self-debugging).")
+
+    def revision_prompt(self, prompt: PromptSpec, completion: str, feedback: str, chat: bool) -> PromptSpec:
+        """The prompt for one revision: what produced `completion`, the completion, the feedback."""
+        raise NotImplementedError(f"The {self.name} task has no revision prompt (no self-debugging).")
 
     def answer_groups(self, answers: Sequence[str | None], scopes: Sequence[object] | None = None,
                       mode: GroupingMode | None = None) -> list[str | None]:

@@ -9,7 +9,7 @@ from lbt.tasks.base import Task
 if TYPE_CHECKING:
     from lbt.config import Params
 
-TaskName = Literal["toy", "math", "code"]
+TaskName = Literal["toy", "math", "code", "toy_code"]
 
 
 def make_task(params: "Params") -> Task:
@@ -26,4 +26,8 @@ def make_task(params: "Params") -> Task:
         from lbt.tasks.code import CodeTask
 
         return CodeTask(params.code)
+    if params.task == "toy_code":
+        from lbt.tasks.toy_code import ToyCodeTask
+
+        return ToyCodeTask(params.toy_code, params.toy.world if params.has("toy") else None)
     raise ValueError(f"Unknown task {params.task!r}.")

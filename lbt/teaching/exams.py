@@ -11,7 +11,7 @@ import polars as pl
 
 from lbt.engines.base import GenerationRequest, derive_seed
 from lbt.engines.engine import Engine
-from lbt.tasks.base import Split, Task
+from lbt.tasks.base import PromptSpec, Split, Task
 from lbt.teaching.config import ExamParams
 from lbt.teaching.rationales import with_grades
 
@@ -44,11 +44,10 @@ def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pai
     (same prompts, same seeds), so they get the same score and cost one generation."""
     requests = [
         GenerationRequest(
-            **task.exam_prompt(tp_q, text, ep_q, chat), n=p.repeats, temperature=p.temperature,
-            top_p=p.top_p, top_k=p.top_k, max_tokens=p.max_tokens,
-            seed=derive_seed(base_seed, "exam", _digest(text), ep_id),
+            **prompt, n=p.repeats, temperature=p.temperature, top_p=p.top_p, top_k=p.top_k, max_tokens=p.max_tokens,
+            seed=derive_seed(base_seed, "exam", text_digest(text), ep_id),
         )
-        for text, tp_q, ep_id, ep_q in pairs.select("text", "tp_question", "ep_id", "ep_question").iter_rows()
+        for prompt, text, ep_id in zip(_prompts(task, pairs, chat), pairs["text"], pairs["ep_id"])
     ]
     outputs = engine.generate(requests, desc="exams")
     gold_of = dict(zip(problems["problem_id"], task.golds(problems)))
@@ -62,5 +61,17 @@ def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pai
     return with_grades(pl.DataFrame(rows, schema=EXAM_SCHEMA, orient="row"), task, golds)
 
 
-def _digest(text: str) -> str:
+def _prompts(task: Task, pairs: pl.DataFrame, chat: bool) -> list[PromptSpec]:
+    columns = pairs.select("tp_question", "text", "ep_question").iter_rows()
+    return [task.exam_prompt(tp_q, text, ep_q, chat) for tp_q, text, ep_q in columns]
+
+
+def exam_prompts(task: Task, pairs: pl.DataFrame, table: pl.DataFrame, chat: bool) -> list[PromptSpec]:
+    """The prompt of each exam answer of `table` (the rows `run_exam` made from `pairs`)."""
+    keys = ["tp_id", "teacher", "sample", "ep_id"]
+    return _prompts(task, table.select(keys).join(pairs, on=keys, how="left", maintain_order="left"), chat)
+
+
+def text_digest(text: str) -> str:
+    """A short stable digest of a text (for seeds)."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]

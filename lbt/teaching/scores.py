@@ -15,6 +15,7 @@ import polars as pl
 from lbt import paths
 from lbt.config import Params
 from lbt.tables import write_table
+from lbt.teaching.names import pair_names
 
 # Grades are fractions k/m with m at most this (a pass rate over at most that many tests).
 MAX_GRADE_DENOMINATOR = 1000
@@ -67,8 +68,9 @@ def score_summary(scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def scores(params: Params, split: str = "eval") -> pl.DataFrame:
-    """The scores stage: LbT scores of every (teacher, student) pair's exams, in one table."""
-    tables = [pl.read_parquet(paths.exams(t, s, split)) for t in params.teachers for s in params.students]
-    table = lbt_scores(pl.concat(tables))
+    """The scores stage: LbT scores of every (teacher, student) pair's exams, in one table (self-debugged
+    teachers and students among them)."""
+    tables = [pl.read_parquet(paths.exams(t, s, split)) for t, s in pair_names(params)]
+    table = lbt_scores(pl.concat(tables, how="diagonal_relaxed"))  # revised exams carry `revised`
     write_table(table, paths.lbt_scores(split))
     return table

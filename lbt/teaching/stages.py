@@ -2,7 +2,9 @@
 
 Rationales run per teacher, exams per (teacher, student) pair (the scores stage, which gathers
 every pair, lives in `lbt.teaching.scores`); each on one split of teaching problems (`eval` for
-M1, `train` for M2)."""
+M1, `train` for M2). With `self_debug` on, the rationales stage also writes the teacher's
+self-debugged TRs (teacher `<name>+debug`), which sit exams of their own, and the exams stage
+also writes the student's self-debugged exam answers (student `<name>+debug`)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,16 @@ import polars as pl
 
 from lbt import paths
 from lbt.config import Params
+from lbt.engines.engine import Engine
 from lbt.engines.registry import make_engine
 from lbt.tables import mean, write_json, write_table
-from lbt.tasks.base import SPLITS
+from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
-from lbt.teaching.exams import exam_pairs, run_exam
+from lbt.teaching.config import DEBUGGED, SamplingParams
+from lbt.teaching.exams import exam_pairs, exam_prompts, run_exam
+from lbt.teaching.names import self_debugging
 from lbt.teaching.rationales import generate_rationales
+from lbt.teaching.revision import revise
 
 
 def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -23,29 +29,79 @@ def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.Da
     with make_task(params) as task, make_engine(model, params.cache_path) as engine:
         sampled, greedy = generate_rationales(task, engine, model.chat, problems, SPLITS[split],
                                               params.rationales, params.seed)
-    write_table(sampled, paths.rationales(teacher, split))
-    write_table(greedy, paths.greedy(teacher, split))
-    write_json(paths.rationales_metrics(teacher, split), {
+        _write_rationales(params, teacher, split, sampled, greedy, engine.stats.as_dict())
+        if self_debugging(params)[0]:
+            before = engine.stats.as_dict()
+            greedy_sampling = params.rationales.model_copy(update={"temperature": 0.0})  # greedy TAs revise greedily
+            sampled, greedy = (_revise_rationales(task, engine, model.chat, problems, t, p, params.seed)
+                               for t, p in ((sampled, params.rationales), (greedy, greedy_sampling)))
+            _write_rationales(params, f"{teacher}{DEBUGGED}", split, sampled, greedy,
+                              _since(before, engine.stats.as_dict()))
+    return sampled, greedy
+
+
+def _write_rationales(params: Params, teacher: str, split: str, sampled: pl.DataFrame, greedy: pl.DataFrame,
+                      generations: dict) -> None:
+    named = [t.with_columns(teacher=pl.lit(teacher)) for t in (sampled, greedy)]
+    write_table(named[0], paths.rationales(teacher, split))
+    write_table(named[1], paths.greedy(teacher, split))
+    metrics = {
         "n_tp": greedy.height,
         "num_rationales": params.rationales.num_rationales,
         "accuracy": {"sampled": mean(sampled["correct"]), "greedy": mean(greedy["correct"])},
         "no_answer_rate": mean(sampled["answer"].is_null()),
-        "generations": engine.stats.as_dict(),
-    })
-    return sampled, greedy
+        "generations": generations,
+    }
+    if "revised" in sampled.columns:
+        metrics["revised_rate"] = mean(sampled["revised"])
+    write_json(paths.rationales_metrics(teacher, split), metrics)
+
+
+def _revise_rationales(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, table: pl.DataFrame,
+                       sampling: SamplingParams, seed: int) -> pl.DataFrame:
+    """The teacher's TRs after one round of self-debugging of those that fail their visible tests."""
+    rows = table.select("tp_id").join(problems.rename({"problem_id": "tp_id"}), on="tp_id", how="left")
+    prompts = [task.teacher_prompt(q, [], chat) for q in rows["question"]]
+    return revise(task, engine, chat, table, prompts, task.golds(rows), sampling, seed, desc="teacher self-debugging")
 
 
 def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl.DataFrame:
+    """`teacher` may be a self-debugged teacher (`<name>+debug`): its TRs sit the exam."""
     problems, model = pl.read_parquet(paths.PROBLEMS), params.students[student]
     with make_task(params) as task, make_engine(model, params.cache_path) as engine:
         pairs = exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)), SPLITS[split],
                            params.exam.max_eps)
         table = run_exam(task, engine, model.chat, problems, pairs, params.exam, params.seed)
+        _write_exams(teacher, student, split, table, engine.stats.as_dict())
+        if self_debugging(params)[1]:
+            before = engine.stats.as_dict()
+            revised = revise(task, engine, model.chat, table, exam_prompts(task, pairs, table, model.chat),
+                             _exam_golds(task, problems, table), params.exam, params.seed,
+                             desc="student self-debugging")
+            _write_exams(teacher, f"{student}{DEBUGGED}", split, revised, _since(before, engine.stats.as_dict()))
+    return table
+
+
+def _exam_golds(task: Task, problems: pl.DataFrame, table: pl.DataFrame) -> list:
+    gold_of = dict(zip(problems["problem_id"], task.golds(problems)))
+    return [gold_of[ep] for ep in table["ep_id"]]
+
+
+def _write_exams(teacher: str, student: str, split: str, table: pl.DataFrame, generations: dict) -> None:
+    table = table.with_columns(student=pl.lit(student))
     write_table(table, paths.exams(teacher, student, split))
-    write_json(paths.exams_metrics(teacher, student, split), {
+    metrics = {
         "n_exam_answers": table.height,
         "accuracy": mean(table["correct"]),
         "no_answer_rate": mean(table["answer"].is_null()),
-        "generations": engine.stats.as_dict(),
-    })
-    return table
+        "generations": generations,
+    }
+    if "revised" in table.columns:
+        metrics["revised_rate"] = mean(table["revised"])
+    write_json(paths.exams_metrics(teacher, student, split), metrics)
+
+
+def _since(before: dict, after: dict) -> dict:
+    """Generation counts of what happened between two snapshots of an engine's stats."""
+    return {key: after[key] - before[key] for key in after}
+

@@ -7,6 +7,7 @@ import math
 import random
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tokenizers import Tokenizer
@@ -50,10 +51,13 @@ def _batch(pairs: list[tuple[str, str]], vocab: dict[str, int], eos: int, pad: i
 
 
 def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Path, seed: int,
-                    follow_prob: float = 1.0, threads: int = 1) -> dict:
+                    follow_prob: float = 1.0, threads: int = 1,
+                    batches: Callable[[random.Random, int], list[tuple[str, str]]] | None = None) -> dict:
     """Train the `role` ("teacher" or "student") model and save model + tokenizer to `out_dir`;
     `follow_prob` is how often the student follows its example. One CPU thread by default: a
-    model this small gains little from more, and one thread never busy-waits on a loaded machine."""
+    model this small gains little from more, and one thread never busy-waits on a loaded machine.
+    `batches(rng, size)` replaces the toy curriculum (the toy-code world passes its own; `world`
+    then only needs a `vocabulary`)."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(f"curriculum-{role}-{seed}")
@@ -72,7 +76,8 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
     losses, start = [], time.perf_counter()
     model.train()
     for _ in tqdm(range(cfg.steps), desc=f"train toy {role}", mininterval=10):
-        pairs = training_batch(role, world, rng, cfg.batch_size, cfg.teacher_fewshot_prob, follow_prob)
+        pairs = (batches(rng, cfg.batch_size) if batches is not None
+                 else training_batch(role, world, rng, cfg.batch_size, cfg.teacher_fewshot_prob, follow_prob))
         ids, labels, mask = _batch(pairs, vocab, tokenizer.eos_token_id, tokenizer.pad_token_id)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad(set_to_none=True)

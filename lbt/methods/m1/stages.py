@@ -15,6 +15,7 @@ from lbt.methods.m1.select import exact_numerators, select
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, GroupingMode, Task
 from lbt.tasks.registry import make_task
+from lbt.teaching import names
 from lbt.teaching.scores import with_student_groups
 
 KEYS = ["teacher", "student", "tp_id"]
@@ -73,8 +74,9 @@ def check_student_groups(params: Params) -> None:
 
 
 def student_names(params: Params) -> list[str]:
-    """The students and then the student groups: every "student" that results are reported for."""
-    return [*params.students, *params.selection.student_groups]
+    """The students (and their self-debugged variants) and then the student groups: every
+    "student" that results are reported for."""
+    return [*names.student_names(params), *params.selection.student_groups]
 
 
 def read_scores(params: Params) -> pl.DataFrame:
@@ -83,7 +85,7 @@ def read_scores(params: Params) -> pl.DataFrame:
 
 
 def read_rationales(params: Params) -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(paths.rationales(t)) for t in params.teachers])
+    return pl.concat([pl.read_parquet(paths.rationales(t)) for t in names.teacher_names(params)], how="diagonal_relaxed")
 
 
 def scored_rationales(params: Params) -> pl.DataFrame:
@@ -106,13 +108,13 @@ def _pick(params: Params, cands: pl.DataFrame, ranked: list[Method]) -> pl.DataF
     picked = select(cands, KEYS, ranked, params.selection.ties)
     if Method.GREEDY not in params.selection.methods:
         return picked
-    return pl.concat([picked, _greedy_rows(params).select(picked.columns)])
+    return pl.concat([picked, greedy_rows(params).select(picked.columns)])
 
 
-def _greedy_rows(params: Params) -> pl.DataFrame:
+def greedy_rows(params: Params) -> pl.DataFrame:
     """The teacher's greedy answers, one row per TP and student (and the tokens it took)."""
     rows = []
-    for teacher in params.teachers:
+    for teacher in names.teacher_names(params):
         greedy = pl.read_parquet(paths.greedy(teacher)).select(
             "teacher", "tp_id", "n_tokens", group="answer", correct="correct", method=pl.lit(str(Method.GREEDY)))
         rows += [greedy.with_columns(student=pl.lit(s)) for s in student_names(params)]
@@ -121,6 +123,6 @@ def _greedy_rows(params: Params) -> pl.DataFrame:
 
 def _greedy_costs(params: Params) -> pl.DataFrame:
     """One teacher generation per TP, no student."""
-    return _greedy_rows(params).group_by("teacher", "student", "method").agg(
+    return greedy_rows(params).group_by("teacher", "student", "method").agg(
         teacher_generations=pl.len(), teacher_tokens=pl.col("n_tokens").sum(), student_generations=pl.lit(0),
         student_tokens=pl.lit(0), tokens=pl.col("n_tokens").sum())

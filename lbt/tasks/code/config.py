@@ -27,6 +27,11 @@ class CodePromptConfig(StrictModel):
     demo_separator: str = Field("\n\n\n", description="Text between examples in raw mode.")
     instruction_role: Literal["system", "user"] = Field("system", description="Chat mode: system message or first user turn.")
     stop: list[str] = Field(default_factory=lambda: ["### Problem:"], description="Stop strings.")
+    revision_template: str = Field(
+        "\n\n### Feedback:\n{feedback}\nFix the code: explain the fix in a few sentences, then give the whole "
+        "corrected solution in a single ```python code block.\n\n### Revised solution:\n",
+        description="Self-debugging: what follows the failed solution ('{feedback}': the visible-test error); "
+        "in chat mode the text (stripped) is the user's next turn.")
 
 
 class CodeSandboxParams(StrictModel):
@@ -55,5 +60,8 @@ class CodeParams(StrictModel):
     groups_file: str | None = Field(None, description="Your groups (JSONL) when `source: groups_file`.")
     max_group_size: int | None = Field(None, ge=2, description="Keep the first problems of each group by id.")
     visible_tests: int = Field(3, ge=1, description="Tests shown (V-score); the rest are hidden (S-score).")
+    grade: Literal["v_score", "pass_rate"] = Field(
+        "v_score", description="An answer's grade on its visible tests, what LbT scores average: v_score (1 when "
+        "all pass, the paper's) or pass_rate (the fraction passed).")
     prompt: CodePromptConfig = Field(default_factory=CodePromptConfig, description="Prompt setup.")
     sandbox: CodeSandboxParams = Field(default_factory=CodeSandboxParams, description="Sandbox limits.")

@@ -39,6 +39,7 @@ class CodeGrader:
 
     def __init__(self, config: CodeSandboxParams | None = None) -> None:
         self.config = config or CodeSandboxParams()
+        self._results: dict[Job, RunResult] = {}  # runs are deterministic: each program once per grader
 
     @cached_property
     def pool(self) -> SandboxPool:
@@ -47,14 +48,17 @@ class CodeGrader:
         return SandboxPool(self.config.workers, limits)
 
     def run_many(self, answers: Sequence[str | None], golds: Sequence[CodeGold]) -> list[RunResult | None]:
-        """The sandbox result of each (answer, gold); None where there is no answer."""
+        """The sandbox result of each (answer, gold); None where there is no answer. Identical
+        programs with identical tests run once (also across calls: grading, then feedback)."""
         if len(answers) != len(golds):
             raise ValueError(f"Grading needs as many answers as golds, got {len(answers)} and {len(golds)}.")
         indices = [i for i, a in enumerate(answers) if a is not None and a.strip()]
         jobs = [Job(golds[i].program(answers[i]), golds[i].tests, golds[i].entry_point) for i in indices]  # type: ignore[arg-type]
+        todo = list(dict.fromkeys(j for j in jobs if j not in self._results))
+        self._results.update(zip(todo, self.pool.run_many(todo)))
         results: list[RunResult | None] = [None] * len(answers)
-        for index, result in zip(indices, self.pool.run_many(jobs)):
-            results[index] = result
+        for index, job in zip(indices, jobs):
+            results[index] = self._results[job]
         return results
 
     def pass_rates(self, answers: Sequence[str | None], golds: Sequence[CodeGold]) -> list[float]:

@@ -14,3 +14,13 @@ def render(config: CodePromptConfig, demos: Sequence[Demo], question: str, chat:
     """{"prompt": str} or {"messages": ((role, content), ...)}, plus the "stop" strings."""
     shown = [(d.question, d.rationale.strip()) for d in demos]
     return render_layout(config, shown, question, chat)
+
+
+def revision(config: CodePromptConfig, prompt: PromptSpec, completion: str, feedback: str, chat: bool) -> PromptSpec:
+    """One round of self-debugging: the prompt that produced `completion`, the completion, then the
+    visible-test `feedback` and a request to fix the code (raw: appended; chat: two more turns)."""
+    turn = config.revision_template.replace("{feedback}", feedback)
+    if chat:
+        messages = (*prompt["messages"], ("assistant", completion.strip()), ("user", turn.strip()))
+        return {"messages": messages, "stop": tuple(config.stop)}
+    return {"prompt": f"{prompt['prompt']}{completion.strip()}{turn}", "stop": tuple(config.stop)}

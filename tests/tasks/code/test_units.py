@@ -58,6 +58,20 @@ def test_groups_file_problems_grade_in_the_sandbox(tmp_path):
         problems = task.load_problems()
         assert problems.height == 3 and len(json.loads(problems["hidden_tests"][0])) == 3
         answers = ["def f(x):\n    return 0\n", problems["answer"][1], None]
-        assert task.grade_many(answers, task.golds(problems)) == [0.5, 1.0, 0.0]
+        assert task.grade_many(answers, task.golds(problems)) == [0.0, 1.0, 0.0]  # the V-score by default
         assert task.v_scores(answers, task.golds(problems)) == [0.0, 1.0, 0.0]
         assert task.s_scores(answers, problems) == [0.0, 1.0, 0.0]
+        feedback = task.feedback(answers, task.golds(problems))
+        assert feedback[1] is None and "Failing test: assert candidate(1) == 1" in feedback[0]
+        assert "No ```python code block" in feedback[2]
+    with CodeTask(CodeParams(source="groups_file", groups_file=str(path), visible_tests=2, grade="pass_rate")) as task:
+        assert task.grade_many(answers, task.golds(problems)) == [0.5, 1.0, 0.0]
+
+
+def test_revision_prompt_follows_the_failed_solution():
+    task = CodeTask()
+    raw = task.render([], "Q", chat=False)
+    revised = task.revision_prompt(raw, "my code", "Failing test: assert f(1) == 2", chat=False)["prompt"]
+    assert revised.startswith(raw["prompt"] + "my code") and revised.index("assert f(1) == 2") > revised.index("my code")
+    chat = task.revision_prompt(task.render([], "Q", chat=True), "my code", "boom", chat=True)["messages"]
+    assert [role for role, _ in chat[-2:]] == ["assistant", "user"] and "boom" in chat[-1][1]
