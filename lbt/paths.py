@@ -62,6 +62,11 @@ RESAMPLING = M1 / "resampling.parquet"
 BREAKDOWN = M1 / "breakdown.parquet"
 
 
+def adaptive_picks(teacher: str, student: str) -> Path:
+    """M1's picks with the adaptive exam budget, one pair."""
+    return M1 / "adaptive" / f"{pair_name(teacher, student)}.parquet"
+
+
 # -- metrics, plots and figures -------------------------------------------------------------------
 
 
@@ -79,6 +84,10 @@ def rationales_metrics(teacher: str, split: SplitName = "eval") -> Path:
 
 def exams_metrics(teacher: str, student: str, split: SplitName = "eval") -> Path:
     return metrics(f"exams_{split}_{pair_name(teacher, student)}")
+
+
+def adaptive_metrics(teacher: str, student: str) -> Path:
+    return metrics(f"adaptive_{pair_name(teacher, student)}")
 
 
 SELECTION_METRICS = METRICS / "selection.json"

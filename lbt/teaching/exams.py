@@ -42,14 +42,7 @@ def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pai
 
     A TR's seed comes from its text, not its sample number: identical TRs sit the same exam
     (same prompts, same seeds), so they get the same score and cost one generation."""
-    requests = [
-        GenerationRequest(
-            **task.exam_prompt(tp_q, text, ep_q, chat), n=p.repeats, temperature=p.temperature,
-            top_p=p.top_p, top_k=p.top_k, max_tokens=p.max_tokens,
-            seed=derive_seed(base_seed, "exam", _digest(text), ep_id),
-        )
-        for text, tp_q, ep_id, ep_q in pairs.select("text", "tp_question", "ep_id", "ep_question").iter_rows()
-    ]
+    requests = exam_requests(task, chat, pairs, p, base_seed, [p.repeats] * pairs.height)
     outputs = engine.generate(requests, desc="exams")
     gold_of = dict(zip(problems["problem_id"], task.golds(problems)))
     rows, golds = [], []
@@ -62,5 +55,21 @@ def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pai
     return with_grades(pl.DataFrame(rows, schema=EXAM_SCHEMA, orient="row"), task, golds)
 
 
-def _digest(text: str) -> str:
+def exam_requests(task: Task, chat: bool, pairs: pl.DataFrame, p: ExamParams, base_seed: int,
+                  repeats: list[int]) -> list[GenerationRequest]:
+    """One request per (TR, EP) row of `pairs` for its first `repeats[i]` answers (sample i of a
+    request is repeat i: asking for more repeats later reuses the first ones from the cache)."""
+    return [
+        GenerationRequest(
+            **task.exam_prompt(tp_q, text, ep_q, chat), n=n, temperature=p.temperature,
+            top_p=p.top_p, top_k=p.top_k, max_tokens=p.max_tokens,
+            seed=derive_seed(base_seed, "exam", tr_digest(text), ep_id),
+        )
+        for (text, tp_q, ep_id, ep_q), n in zip(
+            pairs.select("text", "tp_question", "ep_id", "ep_question").iter_rows(), repeats)
+    ]
+
+
+def tr_digest(text: str) -> str:
+    """A short stable id of a TR's text: identical TRs share it (and their exams)."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]

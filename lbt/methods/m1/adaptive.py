@@ -11,8 +11,9 @@ one repeat) in rounds, all TPs at once:
    graded 0 and 1 keep the first estimates humble); a confidence interval `est ± z·se` (with the
    finite-population correction) is clipped to the hard bounds (every unexamined unit wrong / right);
 2. the leader is the class with the highest estimate (ties: more votes, then `ties`); a TP is
-   settled when every other class's upper bound is below the leader's lower bound (or both are
-   fully examined), or when `max_fraction` of its units are examined;
+   settled when no other class can still win: its upper bound is below the leader's lower
+   bound, or equal to it while the tie would go to the leader (or both are fully examined); or
+   when `max_fraction` of its units are examined;
 3. an unsettled TP examines its next `batch_fraction` of units, drawn from the leader and the
    classes still in contention, in a fixed pseudo-random order (repeat 0 of every EP before
    repeat 1, so a unit's sample index never skips one; the order depends on the seed and the
@@ -115,10 +116,14 @@ def next_units(units: pl.DataFrame, stats: pl.DataFrame, sizes: pl.DataFrame, ke
     """The next batch of unexamined units of every unsettled scope (empty when all are settled)."""
     order = ranked(stats, keys, "est", ties).with_columns(
         _leader=pl.int_range(pl.len()).over(keys) == 0)
-    leader = order.filter("_leader").select(*keys, _lo=pl.col("lo"), _open=pl.col("remaining"))
+    leader = order.filter("_leader").select(*keys, _lo="lo", _open="remaining", _votes="votes", _first="first_sample")
+    later = pl.col("first_sample") > pl.col("_first")
+    wins_tie = (pl.col("votes") > pl.col("_votes")) | (
+        (pl.col("votes") == pl.col("_votes")) & (later if ties == "last_seen" else ~later))
+    can_win = (pl.col("hi") > pl.col("_lo")) | ((pl.col("hi") == pl.col("_lo")) & wins_tie)
     contested = (
         order.join(leader, on=keys, nulls_equal=True)
-        .filter(pl.col("_leader") | ((pl.col("hi") >= pl.col("_lo")) & (pl.col("remaining") + pl.col("_open") > 0)))
+        .filter(pl.col("_leader") | (can_win & (pl.col("remaining") + pl.col("_open") > 0)))
     )
     live = contested.group_by(keys).agg(_rivals=(~pl.col("_leader")).sum()).filter(pl.col("_rivals") > 0)
     spent = units.group_by(keys).agg(_spent=pl.col("grade").is_not_null().sum())
