@@ -44,6 +44,8 @@ from lbt.methods.m1.config import AdaptiveParams, Method, Ties
 # Columns of the units table `race` takes (plus the scope keys, e.g. teacher, student, tp_id).
 UNIT_COLUMNS = ("group", "tr", "ep_id", "rep", "weight")
 CLASS_COLUMNS = ("group", "votes", "first_sample", "correct")
+# The methods read off the race, and the class statistic each ranks by.
+RANKED_BY = {Method.M1_SUM: "est", Method.M1_AVG: "per_vote", Method.M1_MAX: "tr_max"}
 
 
 @dataclass
@@ -156,6 +158,6 @@ def final_picks(units: pl.DataFrame, stats: pl.DataFrame, keys: list[str], ties:
     picks = [
         ranked(stats, keys, by, ties).group_by(keys, maintain_order=True).first()
         .select(*keys, "group", "correct", method=pl.lit(str(method)))
-        for method, by in ((Method.M1_SUM, "est"), (Method.M1_AVG, "per_vote"), (Method.M1_MAX, "tr_max"))
+        for method, by in RANKED_BY.items()
     ]
     return pl.concat(picks).sort([*keys, "method"])

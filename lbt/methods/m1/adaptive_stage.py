@@ -16,7 +16,7 @@ from lbt import paths
 from lbt.config import Params
 from lbt.engines.engine import Engine
 from lbt.engines.registry import make_engine
-from lbt.methods.m1.adaptive import race
+from lbt.methods.m1.adaptive import RANKED_BY, race
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
@@ -41,8 +41,8 @@ def adaptive_exams(params: Params, teacher: str, student: str) -> dict:
         grader = ExamGrader(task, engine, model.chat, problems, pairs, params)
         result = race(units, classes, KEYS, grader, params.selection.adaptive, params.seed, params.selection.ties)
         generated = engine.stats.as_dict()
-    picks = result.picks.select(pl.lit(teacher).alias("teacher"), pl.lit(student).alias("student"),
-                                "tp_id", "method", "group", "correct")
+    picks = every_tp(result.picks, rationales).select(
+        pl.lit(teacher).alias("teacher"), pl.lit(student).alias("student"), "tp_id", "method", "group", "correct")
     write_table(picks, paths.adaptive_picks(teacher, student))
     used, full = generations_used(result.units), full_exam_generations(pairs, params.exam.repeats)
     metrics = {
@@ -54,6 +54,15 @@ def adaptive_exams(params: Params, teacher: str, student: str) -> dict:
     }
     write_json(paths.adaptive_metrics(teacher, student), metrics)
     return metrics
+
+
+def every_tp(picks: pl.DataFrame, rationales: pl.DataFrame) -> pl.DataFrame:
+    """The picks with a row for every TP and method: a TP none of whose TRs has an answer gets no
+    answer (group null), which counts as wrong."""
+    methods = pl.DataFrame({"method": [str(m) for m in RANKED_BY]})
+    grid = rationales.select("tp_id").unique().join(methods, how="cross")
+    return grid.join(picks, on=["tp_id", "method"], how="left").with_columns(
+        correct=pl.col("correct").fill_null(False)).sort("tp_id", "method")
 
 
 def race_inputs(trs: pl.DataFrame, pairs: pl.DataFrame, repeats: int) -> tuple[pl.DataFrame, pl.DataFrame]:
