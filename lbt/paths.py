@@ -22,6 +22,11 @@ REPORT_HTML = REPORTS / "report.html"
 PARAMS_CHECK = REPORTS / "params_check.json"
 
 
+def embeddings_cache(cache_path: str | Path) -> Path:
+    """Sentence embeddings (exams by similarity), beside the request cache."""
+    return Path(cache_path).with_name("embeddings.sqlite")
+
+
 def toy_model(role: str) -> Path:
     return TOY_MODELS / role
 

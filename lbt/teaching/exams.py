@@ -6,13 +6,15 @@ the other problems of a group, the nearest problems of a pool)."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import polars as pl
 
+from lbt import paths
 from lbt.engines.base import GenerationRequest, derive_seed
 from lbt.engines.engine import Engine
-from lbt.tasks.base import Split, Task
-from lbt.teaching.config import ExamParams
+from lbt.tasks.base import Split, Task, group_exams, variant_exams
+from lbt.teaching.config import ExamMaker, ExamParams
 from lbt.teaching.rationales import with_grades
 
 EXAM_SCHEMA = {
@@ -22,11 +24,12 @@ EXAM_SCHEMA = {
 
 
 def exam_pairs(task: Task, problems: pl.DataFrame, rationales: pl.DataFrame, split: Split,
-               max_eps: int | None) -> pl.DataFrame:
+               max_eps: int | None, maker: ExamMaker = "task", k: int = 3,
+               embedding_cache: Path | None = None) -> pl.DataFrame:
     """One row per (TR, EP): the TR's TP question and text, the EP's question and its problem row
     index (for the task's gold)."""
     questions = problems.select("problem_id", "question")
-    sets = task.exam_sets(problems, split, max_eps)
+    sets = exam_sets(task, problems, split, max_eps, maker, k, embedding_cache).select("tp_id", "ep_id")
     return (
         rationales.select("tp_id", "teacher", "sample", "text")
         .join(sets, on="tp_id")
@@ -34,6 +37,23 @@ def exam_pairs(task: Task, problems: pl.DataFrame, rationales: pl.DataFrame, spl
         .join(questions.rename({"problem_id": "ep_id", "question": "ep_question"}), on="ep_id")
         .sort("tp_id", "sample", "ep_id")
     )
+
+
+def configured_exam_pairs(task: Task, problems: pl.DataFrame, rationales: pl.DataFrame, split: Split,
+                          p: ExamParams, cache_path: str) -> pl.DataFrame:
+    """`exam_pairs` as the `exam` section configures it (embeddings cached beside the request cache)."""
+    return exam_pairs(task, problems, rationales, split, p.max_eps, p.maker, p.k, paths.embeddings_cache(cache_path))
+
+
+def exam_sets(task: Task, problems: pl.DataFrame, split: Split, max_eps: int | None, maker: ExamMaker = "task",
+              k: int = 3, embedding_cache: Path | None = None) -> pl.DataFrame:
+    """(tp_id, ep_id) rows by `maker` (see ExamParams.maker); `similar` adds each EP's `distance`."""
+    if maker == "similar":
+        from lbt.tasks.similar import Embedder, similar_exams
+
+        return similar_exams(problems, split, k, Embedder(embedding_cache))
+    makers = {"task": task.exam_sets, "variants": variant_exams, "group": group_exams}
+    return makers[maker](problems, split, max_eps)
 
 
 def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pairs: pl.DataFrame,

@@ -14,7 +14,7 @@ from lbt.engines.registry import make_engine
 from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS
 from lbt.tasks.registry import make_task
-from lbt.teaching.exams import exam_pairs, run_exam
+from lbt.teaching.exams import configured_exam_pairs, run_exam
 from lbt.teaching.rationales import generate_rationales
 
 
@@ -38,8 +38,8 @@ def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.Da
 def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl.DataFrame:
     problems, model = pl.read_parquet(paths.PROBLEMS), params.students[student]
     with make_task(params) as task, make_engine(model, params.cache_path) as engine:
-        pairs = exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)), SPLITS[split],
-                           params.exam.max_eps)
+        pairs = configured_exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)),
+                                      SPLITS[split], params.exam, params.cache_path)
         table = run_exam(task, engine, model.chat, problems, pairs, params.exam, params.seed)
     write_table(table, paths.exams(teacher, student, split))
     write_json(paths.exams_metrics(teacher, student, split), {

@@ -20,7 +20,7 @@ from lbt.methods.m1.adaptive import RANKED_BY, race
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
-from lbt.teaching.exams import exam_pairs, exam_requests, tr_digest
+from lbt.teaching.exams import configured_exam_pairs, exam_requests, tr_digest
 
 KEYS = ["tp_id"]
 SPLIT = SPLITS["eval"]
@@ -32,7 +32,7 @@ def adaptive_exams(params: Params, teacher: str, student: str) -> dict:
     rationales = pl.read_parquet(paths.rationales(teacher)).with_columns(
         tr=pl.col("text").map_elements(tr_digest, return_dtype=pl.String))
     with make_task(params) as task, make_engine(model, params.cache_path) as engine:
-        pairs = exam_pairs(task, problems, rationales, SPLIT, params.exam.max_eps).with_columns(
+        pairs = configured_exam_pairs(task, problems, rationales, SPLIT, params.exam, params.cache_path).with_columns(
             tr=pl.col("text").map_elements(tr_digest, return_dtype=pl.String))
         groups = task.answer_groups(rationales["answer"].to_list(), scopes=rationales["tp_id"].to_list(),
                                     mode=task.grouping_modes[0])
