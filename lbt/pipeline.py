@@ -80,7 +80,8 @@ def stages_for(raw: dict) -> list[Stage]:
     stages.append(Stage("scores", "teaching/scores", ["teachers", "students"],
                         deps=[str(paths.exams(t, s)) for t, s in pairs], outs=[str(paths.lbt_scores())]))
     adaptive = pairs if adaptive_enabled(raw) else []
-    stages += [_adaptive_stage(t, s, students[s], sections["answers"]) for t, s in adaptive]
+    ties = lookup(raw, "selection.ties") is not MISSING
+    stages += [_adaptive_stage(t, s, students[s], sections["answers"], ties) for t, s in adaptive]
     stages.append(_select_stage(list(teachers), sections["answers"], adaptive))
     stages.append(_report_stage(list(teachers), pairs, sections["report"]))
     return stages
@@ -112,14 +113,16 @@ def _exams_stage(teacher: str, student: str, model: dict, answers: list[str]) ->
 
 
 def adaptive_enabled(raw: dict) -> bool:
-    """Whether the adaptive exam stages run (`selection.adaptive.enabled`, on by default)."""
-    return lookup(raw, "selection.adaptive.enabled") is not False
+    """Whether the adaptive exam stages run: `selection.adaptive` is in the params file, enabled."""
+    return lookup(raw, "selection.adaptive") is not MISSING and lookup(raw, "selection.adaptive.enabled") is not False
 
 
-def _adaptive_stage(teacher: str, student: str, model: dict, answers: list[str]) -> Stage:
+def _adaptive_stage(teacher: str, student: str, model: dict, answers: list[str], ties: bool) -> Stage:
+    """Reads `selection.adaptive` and the tie rule (when the file sets one), not the whole section."""
     return Stage(
         f"adaptive-{paths.pair_name(teacher, student)}", "m1/adaptive",
-        ["task", *answers, "seed", "cache_path", f"students.{student}", "exam", "selection"],
+        ["task", *answers, "seed", "cache_path", f"students.{student}", "exam", "selection.adaptive",
+         *(["selection.ties"] if ties else [])],
         deps=[str(paths.PROBLEMS), str(paths.rationales(teacher))], outs=[str(paths.adaptive_picks(teacher, student))],
         metrics=[str(paths.adaptive_metrics(teacher, student))], args={"teacher": teacher, "student": student},
         models=[model],

@@ -48,12 +48,15 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         digests = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
         known = self._cached(set(digests))
-        todo = list(dict.fromkeys(d for d in digests if d not in known))
-        if todo:
-            text_of = dict(zip(digests, texts))
-            fresh = self._encode([text_of[d] for d in todo])
-            known.update(zip(todo, fresh))
-            self._store(dict(zip(todo, fresh)))
+        text_of = dict(zip(digests, texts))
+        todo = sorted(dict.fromkeys(d for d in digests if d not in known), key=lambda d: len(text_of[d]))
+        with tqdm(total=len(todo), desc="embeddings", mininterval=2, disable=not todo) as bar:
+            for start in range(0, len(todo), BATCH):  # similar lengths batched together: little padding
+                chunk = todo[start:start + BATCH]
+                fresh = dict(zip(chunk, self._encode([text_of[d] for d in chunk])))
+                self._store(fresh)  # stored as it goes: an interrupted run resumes
+                known.update(fresh)
+                bar.update(len(chunk))
         return np.stack([known[d] for d in digests]) if digests else np.zeros((0, 384), np.float32)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -64,16 +67,12 @@ class Embedder:
         if self._model is None:
             self._model = (AutoTokenizer.from_pretrained(self.path), AutoModel.from_pretrained(self.path).eval())
         tokenizer, model = self._model
-        out = []
-        for start in tqdm(range(0, len(texts), BATCH), desc="embeddings", mininterval=2):
-            batch = tokenizer(texts[start:start + BATCH], padding=True, truncation=True, max_length=MAX_TOKENS,
-                              return_tensors="pt")
-            with torch.no_grad():
-                hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(mean, dim=1).numpy().astype(np.float32))
-        return np.concatenate(out)
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        with torch.no_grad():
+            hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(mean, dim=1).numpy().astype(np.float32)
 
     def _connect(self) -> sqlite3.Connection:
         self.cache_file.parent.mkdir(parents=True, exist_ok=True)

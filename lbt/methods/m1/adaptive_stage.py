@@ -13,10 +13,11 @@ from __future__ import annotations
 import polars as pl
 
 from lbt import paths
-from lbt.config import Params
+from lbt.config import Params, ParamsError
 from lbt.engines.engine import Engine
 from lbt.engines.registry import make_engine
 from lbt.methods.m1.adaptive import RANKED_BY, race
+from lbt.methods.m1.config import SelectionParams, Ties
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
@@ -39,7 +40,7 @@ def adaptive_exams(params: Params, teacher: str, student: str) -> dict:
         trs = rationales.with_columns(group=pl.Series(groups, dtype=pl.String))
         units, classes = race_inputs(trs, pairs, params.exam.repeats)
         grader = ExamGrader(task, engine, model.chat, problems, pairs, params)
-        result = race(units, classes, KEYS, grader, params.selection.adaptive, params.seed, params.selection.ties)
+        result = race(units, classes, KEYS, grader, params.selection.adaptive, params.seed, tie_rule(params))
         generated = engine.stats.as_dict()
     picks = every_tp(result.picks, rationales).select(
         pl.lit(teacher).alias("teacher"), pl.lit(student).alias("student"), "tp_id", "method", "group", "correct")
@@ -54,6 +55,14 @@ def adaptive_exams(params: Params, teacher: str, student: str) -> dict:
     }
     write_json(paths.adaptive_metrics(teacher, student), metrics)
     return metrics
+
+
+def tie_rule(params: Params) -> Ties:
+    """`selection.ties` when the params file sets it (the stage then reads it), else its default."""
+    try:
+        return params.selection.ties
+    except ParamsError:
+        return SelectionParams.model_fields["ties"].default
 
 
 def every_tp(picks: pl.DataFrame, rationales: pl.DataFrame) -> pl.DataFrame:
