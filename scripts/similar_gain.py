@@ -99,12 +99,14 @@ def main() -> None:
         print(f"toy world, {problems.filter(pl.col('role') == 'tp').height} TPs, pool of "
               f"{problems.filter(pl.col('role') == POOL_ROLE).height} problems; accuracy and gain as fractions")
         print(pl.DataFrame(rows))
-        binned = per_tp.with_columns(bin=pl.col("distance").qcut(3, labels=["near", "middle", "far"]))
-        for by in ("bin", "shared"):
-            print(binned.group_by(by).agg(TPs=pl.len(), distance=pl.col("distance").mean(),
-                                          shared=pl.col("shared").mean(), sc=pl.col("sc").mean(),
+        binned = per_tp.with_columns(distance_bin=pl.col("distance").qcut(3, labels=["near", "middle", "far"]),
+                                     shared_verbs=pl.col("shared").round(0))
+        for by in ("distance_bin", "shared_verbs"):
+            print(binned.group_by(by).agg(TPs=pl.len(), mean_distance=pl.col("distance").mean(),
+                                          mean_shared=pl.col("shared").mean(), sc=pl.col("sc").mean(),
                                           m1_sum=pl.col("m1_sum").mean(),
-                                          gain=(pl.col("m1_sum").cast(pl.Float64) - pl.col("sc")).mean()).sort(by))
+                                          gain=(pl.col("m1_sum").cast(pl.Float64) - pl.col("sc")).mean())
+                  .sort("mean_distance"))
 
 
 if __name__ == "__main__":
