@@ -22,6 +22,11 @@ REPORT_HTML = REPORTS / "report.html"
 PARAMS_CHECK = REPORTS / "params_check.json"
 
 
+def embeddings_cache(cache_path: str | Path) -> Path:
+    """Sentence embeddings (exams by similarity), beside the request cache."""
+    return Path(cache_path).with_name("embeddings.sqlite")
+
+
 def toy_model(role: str) -> Path:
     return TOY_MODELS / role
 
@@ -63,6 +68,11 @@ BREAKDOWN = M1 / "breakdown.parquet"
 CODE_SELECTIONS = M1 / "code_selections.parquet"  # code tasks: per TP, the S-scores of each method's TA
 
 
+def adaptive_picks(teacher: str, student: str) -> Path:
+    """M1's picks with the adaptive exam budget, one pair."""
+    return M1 / "adaptive" / f"{pair_name(teacher, student)}.parquet"
+
+
 # -- metrics, plots and figures -------------------------------------------------------------------
 
 
@@ -80,6 +90,10 @@ def rationales_metrics(teacher: str, split: SplitName = "eval") -> Path:
 
 def exams_metrics(teacher: str, student: str, split: SplitName = "eval") -> Path:
     return metrics(f"exams_{split}_{pair_name(teacher, student)}")
+
+
+def adaptive_metrics(teacher: str, student: str) -> Path:
+    return metrics(f"adaptive_{pair_name(teacher, student)}")
 
 
 SELECTION_METRICS = METRICS / "selection.json"

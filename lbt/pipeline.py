@@ -92,7 +92,10 @@ def stages_for(raw: dict) -> list[Stage]:
     pairs = [(t, s) for t in teacher_names for s in student_names]
     stages.append(Stage("scores", "teaching/scores", ["teachers", "students", *debug_reads],
                         deps=[str(paths.exams(t, s)) for t, s in pairs], outs=[str(paths.lbt_scores())]))
-    stages.append(_select_stage(teacher_names, answers))
+    adaptive = [(t, s) for t in teachers for s in students] if adaptive_enabled(raw) else []
+    ties = lookup(raw, "selection.ties") is not MISSING
+    stages += [_adaptive_stage(t, s, students[s], answers, ties) for t, s in adaptive]
+    stages.append(_select_stage(teacher_names, answers, adaptive))
     if task in CODE_TASKS:
         stages.append(_code_select_stage(teacher_names, answers))
     stages.append(_report_stage(teacher_names, pairs, [*sections["report"], *debug_reads],
@@ -136,11 +139,29 @@ def _exams_stage(teacher: str, student: str, model: dict, answers: list[str], de
     )
 
 
-def _select_stage(teachers: list[str], answers: list[str]) -> Stage:
+def adaptive_enabled(raw: dict) -> bool:
+    """Whether the adaptive exam stages run: `selection.adaptive` is in the params file, enabled."""
+    return lookup(raw, "selection.adaptive") is not MISSING and lookup(raw, "selection.adaptive.enabled") is not False
+
+
+def _adaptive_stage(teacher: str, student: str, model: dict, answers: list[str], ties: bool) -> Stage:
+    """Reads `selection.adaptive` and the tie rule (when the file sets one), not the whole section."""
+    return Stage(
+        f"adaptive-{paths.pair_name(teacher, student)}", "m1/adaptive",
+        ["task", *answers, "seed", "cache_path", f"students.{student}", "exam", "selection.adaptive",
+         *(["selection.ties"] if ties else [])],
+        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher))], outs=[str(paths.adaptive_picks(teacher, student))],
+        metrics=[str(paths.adaptive_metrics(teacher, student))], args={"teacher": teacher, "student": student},
+        models=[model],
+    )
+
+
+def _select_stage(teachers: list[str], answers: list[str], adaptive: list[tuple[str, str]]) -> Stage:
     return Stage(
         "select", "m1/select", ["task", *answers, "seed", "teachers", "students", "selection"],
         deps=[str(paths.PROBLEMS), str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
-              *(str(paths.greedy(t)) for t in teachers)],
+              *(str(paths.greedy(t)) for t in teachers),
+              *(str(p) for t, s in adaptive for p in (paths.adaptive_picks(t, s), paths.adaptive_metrics(t, s)))],
         outs=[str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN)],
         metrics=[str(paths.SELECTION_METRICS)],
         plots=[str(paths.figure(name)) for name in ("accuracy_by_method", "accuracy_vs_n", "accuracy_vs_compute")],

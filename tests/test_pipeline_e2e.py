@@ -91,15 +91,18 @@ def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
         "check", "prepare", "train_toy", "rationales-teacher", "exams-teacher__student",
-        "scores", "select", "report"}
+        "adaptive-teacher__student", "scores", "select", "report"}
     sel = metrics(project, "selection")
     accuracy = sel["accuracy"]["teacher"]["student"]
     assert set(accuracy) == {"greedy", "sc", "m1_max", "m1_sum", "m1_avg"}
     assert all(0 <= v <= 1 for v in accuracy.values())
+    adaptive = sel["adaptive"]["teacher"]["student"]
+    assert set(adaptive["accuracy"]) == {"m1_max", "m1_sum", "m1_avg"}
+    assert 0 <= adaptive["student_generations"] <= adaptive["full_exam_generations"]
     assert metrics(project, "rationales_eval_teacher")["generations"]["requested"] == 10 * 4 + 10
     assert metrics(project, "exams_eval_teacher__student")["n_exam_answers"] == 10 * 4 * 2
     for nb in ("prepare", "train_toy", "rationales-teacher", "exams-teacher__student",
-               "scores", "select", "report"):
+               "adaptive-teacher__student", "scores", "select", "report"):
         cells = json.loads((project / "reports" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert outputs, nb

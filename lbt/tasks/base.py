@@ -37,6 +37,8 @@ class Split:
 # Evaluation TPs (M1) and training TPs (M2) are disjoint; every task's problems table uses these roles.
 SPLITS = {s.name: s for s in (Split("eval", "tp", "ep"), Split("train", "train", "train_ep"))}
 SplitName = Literal["eval", "train"]
+# Problems that no split teaches with, from which exams by similarity draw (`lbt.tasks.similar`).
+POOL_ROLE = "pool"
 
 # How answers can be grouped into classes for voting; a task lists the modes it supports:
 # equivalence (the task's own equivalence), exact (identical stripped strings), normalized

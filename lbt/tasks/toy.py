@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import polars as pl
 
-from lbt.tasks.base import PROBLEM_COLUMNS, SPLITS, Demo, PromptSpec, Task
+from lbt.tasks.base import POOL_ROLE, PROBLEM_COLUMNS, SPLITS, Demo, PromptSpec, Task
 from lbt.toy.config import ToyParams
 from lbt.toy.curriculum import render_prompt
 from lbt.toy.world import ToyProblem, ToyWorld, worked_rationale
@@ -26,13 +26,17 @@ class ToyTask(Task):
         if self.config is None:
             raise ValueError("The toy task needs the `toy` params section to build its problems.")
         world, counts = ToyWorld(self.config.world), self.config.problems
-        eval_families, train_families = world.families(counts.n_tp, counts.n_train_families)
+        eval_families, train_families = world.families(counts.n_tp, counts.n_train_families, counts.n_pool_families)
         rng = random.Random(f"problems-{world.config.seed}")
         rows = []
         for split, families in ((SPLITS["eval"], eval_families), (SPLITS["train"], train_families)):
             for verbs in families:
                 for k, problem in enumerate(world.variants(verbs, counts.n_ep, rng)):
                     rows.append(_row(world, problem, split.tp_role if k == 0 else split.ep_role, k))
+        pool_rng = random.Random(f"pool-{world.config.seed}")  # the other problems do not depend on the pool
+        for verbs in world.pool_families(counts.n_tp, counts.n_train_families, counts.n_pool_families):
+            for k, problem in enumerate(world.variants(verbs, counts.n_ep - 1, pool_rng)):
+                rows.append(_row(world, problem, POOL_ROLE, k, prefix="pool:"))
         return pl.DataFrame(rows, schema={**PROBLEM_COLUMNS, "n_bad_verbs": pl.Int64}, orient="row")
 
     def summary(self) -> str:
@@ -62,8 +66,8 @@ class ToyTask(Task):
         return [float(a is not None and a.strip() == str(g).strip()) for a, g in zip(answers, golds)]
 
 
-def _row(world: ToyWorld, problem: ToyProblem, role: str, k: int) -> tuple:
+def _row(world: ToyWorld, problem: ToyProblem, role: str, k: int, prefix: str = "") -> tuple:
     solution = worked_rationale(problem, world.true_ops(problem))
     bad = sum(v in world.wrong_op for v in problem.verbs)
-    pid = problem.family_id if k == 0 else f"{problem.family_id}#{k}"
+    pid = prefix + (problem.family_id if k == 0 else f"{problem.family_id}#{k}")
     return (pid, problem.family_id, role, problem.question, solution, world.answer(problem), bad)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Literal
 
 from pydantic import Field
 
 from lbt.schema import StrictModel
+
+
+ExamMaker = Literal["task", "variants", "group", "similar"]
 
 
 class SamplingParams(StrictModel):
@@ -27,6 +30,10 @@ class ExamParams(SamplingParams):
 
     repeats: int = Field(1, ge=1, description="Times each EP is answered per TR and student.")
     max_eps: int | None = Field(None, ge=1, description="Use at most this many EPs per TP (None: all).")
+    maker: ExamMaker = Field(
+        "task", description="Which problems form a TP's exam: the task's own choice (task), functional variants, "
+        "the other problems of its group, or the `k` nearest pool problems by sentence embedding (similar).")
+    k: int = Field(3, ge=1, description="Exam problems per TP with `maker: similar`.")
 
 
 class SelfDebugParams(StrictModel):

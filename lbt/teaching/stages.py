@@ -18,7 +18,7 @@ from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
 from lbt.teaching.config import DEBUGGED, SamplingParams
-from lbt.teaching.exams import exam_pairs, exam_prompts, run_exam
+from lbt.teaching.exams import configured_exam_pairs, exam_prompts, run_exam
 from lbt.teaching.names import self_debugging
 from lbt.teaching.rationales import generate_rationales
 from lbt.teaching.revision import revise
@@ -69,8 +69,8 @@ def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl
     """`teacher` may be a self-debugged teacher (`<name>+debug`): its TRs sit the exam."""
     problems, model = pl.read_parquet(paths.PROBLEMS), params.students[student]
     with make_task(params) as task, make_engine(model, params.cache_path) as engine:
-        pairs = exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)), SPLITS[split],
-                           params.exam.max_eps)
+        pairs = configured_exam_pairs(task, problems, pl.read_parquet(paths.rationales(teacher, split)),
+                                      SPLITS[split], params.exam, params.cache_path)
         table = run_exam(task, engine, model.chat, problems, pairs, params.exam, params.seed)
         _write_exams(teacher, student, split, table, engine.stats.as_dict())
         if self_debugging(params)[1]:

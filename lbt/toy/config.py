@@ -30,6 +30,8 @@ class ToyProblemsConfig(StrictModel):
     n_tp: int = Field(150, ge=1, description="Teaching problems (one family each).")
     n_ep: int = Field(3, ge=1, description="Exam problems (functional variants) per teaching problem.")
     n_train_families: int = Field(60, ge=0, description="Families kept apart for training (M2, M3).")
+    n_pool_families: int = Field(0, ge=0, description="Other families whose problems (n_ep each) form a pool "
+                                 "for exams by similarity (`exam.maker: similar`).")
 
 
 class ToyStudentConfig(StrictModel):

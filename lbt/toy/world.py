@@ -85,18 +85,27 @@ class ToyWorld:
     def vocabulary(self) -> list[str]:
         return [*MARKERS, *map(str, range(10)), *OPERATIONS, *self.verbs]
 
-    def families(self, n_eval: int, n_train: int) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-        """(evaluation families, training families): disjoint verb chains."""
+    def families(self, n_eval: int, n_train: int, n_pool: int = 0) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """(evaluation families, training families): disjoint verb chains (and `n_pool` more are
+        kept for `pool_families`)."""
+        chains = self._chains(n_eval + n_train + n_pool)
+        return chains[:n_eval], chains[n_eval : n_eval + n_train]
+
+    def pool_families(self, n_eval: int, n_train: int, n_pool: int) -> list[tuple[str, ...]]:
+        """`n_pool` verb chains disjoint from `families(n_eval, n_train)`: a pool of other families."""
+        return self._chains(n_eval + n_train + n_pool)[n_eval + n_train : n_eval + n_train + n_pool]
+
+    def _chains(self, needed: int) -> list[tuple[str, ...]]:
         n_steps = self.config.n_steps
         chains = list(permutations(self.verbs, n_steps))
         random.Random(f"families-{self.config.seed}").shuffle(chains)
-        if n_eval + n_train > len(chains):
+        if needed > len(chains):
             raise ValueError(
-                f"toy.problems.n_tp + toy.problems.n_train_families = {n_eval + n_train} exceeds the "
+                f"toy.problems.n_tp + n_train_families + n_pool_families = {needed} exceeds the "
                 f"{len(chains)} families of {len(self.verbs)} verbs in chains of {n_steps}: "
                 "raise toy.world.n_verbs or toy.world.n_steps, or lower those counts."
             )
-        return chains[:n_eval], chains[n_eval : n_eval + n_train]
+        return chains
 
     def random_problem(self, verbs: tuple[str, ...], rng: random.Random) -> ToyProblem:
         return ToyProblem(verbs, tuple(rng.randrange(10) for _ in range(len(verbs) + 1)))

@@ -33,6 +33,17 @@ class Method(StrEnum):
 Ties = Literal["first_seen", "last_seen"]
 
 
+class AdaptiveParams(StrictModel):
+    """The adaptive exam budget (`lbt.methods.m1.adaptive`): exam answers only where they can still
+    change a TP's M1-SUM pick."""
+
+    enabled: bool = Field(True, description="Run the adaptive exam stages (one per teacher-student pair).")
+    z: float = Field(2.0, gt=0, description="Width of the confidence interval on each answer class's total, "
+                     "in standard errors (.inf: stop on certainty only, the full exam's M1-SUM pick exactly).")
+    batch_fraction: float = Field(0.05, gt=0, le=1, description="Share of a TP's exam answers examined per round.")
+    max_fraction: float = Field(1.0, gt=0, le=1, description="Most of a TP's exam answers ever examined (the budget).")
+
+
 class SelectionParams(StrictModel):
     methods: list[Method] = Field(default_factory=lambda: list(Method), description="Methods to run and report.")
     resample_sizes: list[int] = Field(
@@ -45,6 +56,8 @@ class SelectionParams(StrictModel):
         description="Students scored together, by group name: a TR's combined LbT score is the mean over all "
                     "the group's exam answers; each group is reported as a student of its own.",
     )
+    adaptive: AdaptiveParams = Field(default_factory=AdaptiveParams,
+                                     description="The adaptive exam budget, beside the full exam.")
     ties: Ties = Field("first_seen", description="Full ties go to the answer class seen first or last "
                        "(last_seen, with grouping `normalized`, is the original code's rule).")
 

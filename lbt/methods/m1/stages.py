@@ -12,7 +12,7 @@ from lbt.methods.m1.analysis import (COST_COLUMNS, accuracy, breakdown, cost, m1
                                      nested, resampled_accuracy, selection_metrics)
 from lbt.methods.m1.config import Method
 from lbt.methods.m1.select import exact_numerators, select
-from lbt.tables import write_json, write_table
+from lbt.tables import read_json, write_json, write_table
 from lbt.tasks.base import SPLITS, GroupingMode, Task
 from lbt.tasks.registry import make_task
 from lbt.teaching import names
@@ -40,6 +40,8 @@ def select_stage(params: Params) -> dict:
     problems = pl.read_parquet(paths.PROBLEMS)
     write_table(breakdown(picked, problems, task.descriptive_columns, SPLIT.tp_role), paths.BREAKDOWN)
     metrics = selection_metrics(acc, cands[headline], KEYS) | compute_metrics(params, cands[headline], ranked, curve)
+    if sel.adaptive.enabled:
+        metrics["adaptive"] = adaptive_summary(params, acc)
     if len(picks) > 1:
         metrics["accuracy_by_grouping"] = {
             mode: nested(accuracy(p, ["teacher", "student", "method"]), "accuracy") for mode, p in picks.items()}
@@ -61,6 +63,22 @@ def compute_metrics(params: Params, cands: pl.DataFrame, ranked: list[Method], c
         "m1_reaches_sc": nested(m1_reaching_sc(curve), ["n", "mean", "std", "tokens", "sc_n", "sc_mean", "sc_std",
                                                         "sc_tokens"]),
     }
+
+
+def adaptive_summary(params: Params, acc: pl.DataFrame) -> dict:
+    """Per pair: M1's accuracy with the adaptive exam budget beside the full exam's, and the share
+    of the full exam's student generations the adaptive stage asked for."""
+    full = nested(acc, "accuracy")
+    out: dict = {}
+    for teacher in params.teachers:
+        for student in params.students:
+            m = read_json(paths.adaptive_metrics(teacher, student))
+            out.setdefault(teacher, {})[student] = {
+                "accuracy": m["accuracy"],
+                "full_exam_accuracy": {k: v for k, v in full[teacher][student].items() if k in m["accuracy"]},
+                **{k: m[k] for k in ("student_generations", "full_exam_generations", "fraction", "rounds")},
+            }
+    return out
 
 
 def check_student_groups(params: Params) -> None:

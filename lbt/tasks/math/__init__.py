@@ -44,7 +44,7 @@ class MathTask(Task):
                 f"answers grouped by `{self.config.grouping}` for voting.")
 
     def load_problems(self) -> pl.DataFrame:
-        return data.load_problems(Path(self.config.raw_dir))
+        return data.load_problems(Path(self.config.raw_dir), self.config.pool)
 
     def render(self, demos: Sequence[Demo], question: str, chat: bool) -> PromptSpec:
         """Stub demos first, then `demos`, then `question`; the completion is a rationale."""

@@ -147,6 +147,9 @@ class MathParams(StrictModel):
         "classic MATH normal form ('normalized', the paper's rule). The selection stage reports "
         "all three; this one is the headline.",
     )
+    pool: bool = Field(
+        False, description="Add the MATH test problems outside MATH500 test (4,500, role `pool`) to the problems "
+        "table: the pool that `exam.maker: similar` draws exams from.")
     prompt: MathPromptConfig = Field(
         default_factory=MathPromptConfig, description="Overrides of the paper's prompt setup."
     )

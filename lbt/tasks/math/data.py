@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from lbt.tasks import data
-from lbt.tasks.base import PROBLEM_COLUMNS
+from lbt.tasks.base import POOL_ROLE, PROBLEM_COLUMNS
 from lbt.tasks.math.extract import last_boxed_content
 
 SNAPSHOTS = ("Oct-2023", "Nov-2023", "Dec-2023")
@@ -67,9 +67,10 @@ def checked_file(raw_dir: Path, relative: str) -> Path:
     return data.checked_file(Path(raw_dir), relative, sha256, source)
 
 
-def load_problems(raw_dir: Path) -> pl.DataFrame:
-    """The problems table: rows in the order tp, ep, train, train_ep; by family id, snapshots
-    in time order; PROBLEM_COLUMNS then EXTRA_COLUMNS."""
+def load_problems(raw_dir: Path, pool: bool = False) -> pl.DataFrame:
+    """The problems table: rows in the order tp, ep, train, train_ep (then, with `pool`, the MATH
+    test problems outside MATH500 test, ids `pool:<MATH id>`); by family id, snapshots in time
+    order; PROBLEM_COLUMNS then EXTRA_COLUMNS."""
     paths = {relative: checked_file(raw_dir, relative) for relative in DATA_FILES}
     math500 = {r["unique_id"]: r for r in data.read_jsonl(paths[MATH500_FILE])}
     math_test = {r["unique_id"]: r for r in data.read_jsonl(paths[MATH_FILE])}
@@ -82,6 +83,9 @@ def load_problems(raw_dir: Path) -> pl.DataFrame:
     rows += [_variant_row(i, name, snapshots[name][i], "ep") for i in tp_ids for name in SNAPSHOTS]
     rows += [_original_row(math_test[i], "train") for i in train_ids]
     rows += [_variant_row(i, name, snapshots[name][i], "train_ep") for i in train_ids for name in SNAPSHOTS]
+    if pool:
+        rows += [{**_original_row(math_test[i], POOL_ROLE), "problem_id": f"pool:{i}", "family_id": f"pool:{i}"}
+                 for i in sorted(math_test.keys() - math500.keys())]
     return pl.DataFrame(rows, schema={**PROBLEM_COLUMNS, **EXTRA_COLUMNS})
 
 
