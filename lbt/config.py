@@ -33,6 +33,7 @@ SECTIONS: dict[str, str] = {
     "rationales": "lbt.teaching.config:RationaleParams",
     "exam": "lbt.teaching.config:ExamParams",
     "selection": "lbt.methods.m1.config:SelectionParams",
+    "m2": "lbt.methods.m2.config:M2Params",
 }
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")

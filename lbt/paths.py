@@ -86,3 +86,29 @@ SELECTION_METRICS = METRICS / "selection.json"
 
 def figure(name: str) -> Path:
     return FIGURES / f"{name}.png"
+
+
+# -- M2 -------------------------------------------------------------------------------------------
+
+M2 = DATA / "m2"
+M2_PAIRS = M2 / "pairs.parquet"  # both pair sets, every training seed
+M2_CURVES = M2 / "curves.parquet"  # DPO's per-step loss, reward margins and accuracies
+M2_EVALUATION = M2 / "evaluation.parquet"  # greedy answers of the original and tuned teachers
+M2_LIVE = REPORTS / "m2" / "dvclive"  # DVCLive's logs, one folder per training run
+M2_PAIRS_METRICS = METRICS / "m2_pairs.json"
+M2_TRAIN_METRICS = METRICS / "m2_train.json"
+M2_METRICS = METRICS / "m2.json"  # greedy accuracy: original, correctness_dpo, m2
+
+
+def m2_run(pair_set: str, seed: int) -> str:
+    """The name of one DPO run: its pair set and training seed."""
+    return f"{pair_set}-seed{seed}"
+
+
+def m2_model(pair_set: str, seed: int) -> Path:
+    """A tuned teacher: an ordinary Hugging Face model folder."""
+    return M2 / "models" / m2_run(pair_set, seed)
+
+
+def m2_live(pair_set: str, seed: int) -> Path:
+    return M2_LIVE / m2_run(pair_set, seed)

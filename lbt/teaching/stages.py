@@ -14,25 +14,34 @@ from lbt.engines.registry import make_engine
 from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS
 from lbt.tasks.registry import make_task
+from lbt.teaching.config import RationaleParams
 from lbt.teaching.exams import exam_pairs, run_exam
 from lbt.teaching.rationales import generate_rationales
 
 
 def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.DataFrame, pl.DataFrame]:
     problems, model = pl.read_parquet(paths.PROBLEMS), params.teachers[teacher]
+    sampling = rationale_params(params, split)
     with make_task(params) as task, make_engine(model, params.cache_path) as engine:
-        sampled, greedy = generate_rationales(task, engine, model.chat, problems, SPLITS[split],
-                                              params.rationales, params.seed)
+        sampled, greedy = generate_rationales(task, engine, model.chat, problems, SPLITS[split], sampling, params.seed)
     write_table(sampled, paths.rationales(teacher, split))
     write_table(greedy, paths.greedy(teacher, split))
     write_json(paths.rationales_metrics(teacher, split), {
         "n_tp": greedy.height,
-        "num_rationales": params.rationales.num_rationales,
+        "num_rationales": sampling.num_rationales,
         "accuracy": {"sampled": mean(sampled["correct"]), "greedy": mean(greedy["correct"])},
         "no_answer_rate": mean(sampled["answer"].is_null()),
         "generations": engine.stats.as_dict(),
     })
     return sampled, greedy
+
+
+def rationale_params(params: Params, split: str) -> RationaleParams:
+    """The `rationales` section; on the training split with M2's number of TRs per TP
+    (`m2.num_rationales`, which that stage reads) when it sets one."""
+    if split != "train" or params.m2.num_rationales is None:
+        return params.rationales
+    return params.rationales.model_copy(update={"num_rationales": params.m2.num_rationales})
 
 
 def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl.DataFrame:
