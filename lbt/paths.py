@@ -88,6 +88,10 @@ def figure(name: str) -> Path:
     return FIGURES / f"{name}.png"
 
 
+M2_CURVES_FIGURE = figure("m2_training_curves")  # DPO's loss, reward margin, preference accuracy per step
+M2_ACCURACY_FIGURE = figure("m2_accuracy")  # greedy held-out accuracy of each teacher
+
+
 # -- M2 -------------------------------------------------------------------------------------------
 
 M2 = DATA / "m2"

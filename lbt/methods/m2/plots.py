@@ -10,7 +10,6 @@ from lbt import paths
 
 LABELS = {"original": "original", "correctness_dpo": "correctness-DPO", "m2": "M2"}
 PANELS = (("loss", "loss"), ("rewards/margins", "reward margin"), ("rewards/accuracies", "preference accuracy"))
-CURVES_FIGURE, ACCURACY_FIGURE = "m2_training_curves", "m2_accuracy"
 
 
 def training_curves(curves: pl.DataFrame) -> Figure:
@@ -45,14 +44,14 @@ def accuracy_bars(summary: dict) -> Figure:
     return fig
 
 
-def _save(fig: Figure, name: str) -> None:
-    paths.FIGURES.mkdir(parents=True, exist_ok=True)
-    fig.savefig(paths.figure(name), dpi=120, bbox_inches="tight")
+def _save(fig: Figure, path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
 
 
 def write_curves(curves: pl.DataFrame) -> None:
-    _save(training_curves(curves), CURVES_FIGURE)
+    _save(training_curves(curves), paths.M2_CURVES_FIGURE)
 
 
 def write_accuracy(summary: dict) -> None:
-    _save(accuracy_bars(summary), ACCURACY_FIGURE)
+    _save(accuracy_bars(summary), paths.M2_ACCURACY_FIGURE)
