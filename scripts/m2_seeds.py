@@ -9,6 +9,7 @@ several training seeds, from the training-split teaching tables already in data/
 from __future__ import annotations
 
 import json
+import os
 import logging
 import sys
 import time
@@ -32,7 +33,7 @@ def overridden(raw: dict, assignments: list[str]) -> dict:
 
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING)
-    raw = overridden(yaml.safe_load(open("params.yaml")), argv)
+    raw = overridden(yaml.safe_load(open(os.environ.get("LBT_PARAMS", "params.yaml"))), argv)
     params = parse_params(raw)
     start = time.perf_counter()
     pairs_stage(params)
