@@ -35,6 +35,7 @@ SECTIONS: dict[str, str] = {
     "exam": "lbt.teaching.config:ExamParams",
     "self_debug": "lbt.teaching.config:SelfDebugParams",
     "selection": "lbt.methods.m1.config:SelectionParams",
+    "m2": "lbt.methods.m2.config:M2Params",
 }
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")

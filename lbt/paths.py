@@ -102,3 +102,33 @@ CODE_METRICS = METRICS / "select_code.json"
 
 def figure(name: str) -> Path:
     return FIGURES / f"{name}.png"
+
+
+M2_CURVES_FIGURE = figure("m2_training_curves")  # DPO's loss, reward margin, preference accuracy per step
+M2_ACCURACY_FIGURE = figure("m2_accuracy")  # greedy held-out accuracy of each teacher
+
+
+# -- M2 -------------------------------------------------------------------------------------------
+
+M2 = DATA / "m2"
+M2_PAIRS = M2 / "pairs.parquet"  # both pair sets, every training seed
+M2_CURVES = M2 / "curves.parquet"  # DPO's per-step loss, reward margins and accuracies
+M2_EVALUATION = M2 / "evaluation.parquet"  # greedy answers of the original and tuned teachers
+M2_LIVE = REPORTS / "m2" / "dvclive"  # DVCLive's logs, one folder per training run
+M2_PAIRS_METRICS = METRICS / "m2_pairs.json"
+M2_TRAIN_METRICS = METRICS / "m2_train.json"
+M2_METRICS = METRICS / "m2.json"  # greedy accuracy: original, correctness_dpo, m2
+
+
+def m2_run(pair_set: str, seed: int) -> str:
+    """The name of one DPO run: its pair set and training seed."""
+    return f"{pair_set}-seed{seed}"
+
+
+def m2_model(pair_set: str, seed: int) -> Path:
+    """A tuned teacher: an ordinary Hugging Face model folder."""
+    return M2 / "models" / m2_run(pair_set, seed)
+
+
+def m2_live(pair_set: str, seed: int) -> Path:
+    return M2_LIVE / m2_run(pair_set, seed)

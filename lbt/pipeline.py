@@ -31,6 +31,7 @@ import yaml
 from lbt import paths
 from lbt.config import MISSING, SECTIONS, ParamsError, load_params, lookup, schema_modules
 from lbt.teaching.config import debug_flags, with_debugged
+from lbt.methods.m2.config import PAIR_SETS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "# Generated from params.yaml by `python -m lbt.pipeline`: edit params.yaml and rerun that, not this file.\n"
@@ -98,8 +99,10 @@ def stages_for(raw: dict) -> list[Stage]:
     stages.append(_select_stage(teacher_names, answers, adaptive))
     if task in CODE_TASKS:
         stages.append(_code_select_stage(teacher_names, answers))
+    m2 = m2_stages(raw, sections["answers"]) if "m2" in raw else []
+    stages += m2
     stages.append(_report_stage(teacher_names, pairs, [*sections["report"], *debug_reads],
-                                task in CODE_TASKS))
+                                task in CODE_TASKS, m2))
     return stages
 
 
@@ -118,25 +121,38 @@ def _train_stage(notebook: str, reads: list[str]) -> Stage:
                  outs=[str(paths.toy_model(r)) for r in roles], metrics=[str(paths.train_metrics(r)) for r in roles])
 
 
-def _rationales_stage(teacher: str, model: dict, answers: list[str], debug: bool) -> Stage:
+def _rationales_stage(teacher: str, model: dict, answers: list[str], debug: bool = False,
+                      split: str = "eval") -> Stage:
     names = with_debugged([teacher], debug)
+    on_train = split != "eval"  # the training split's stages read M2's number of TRs per TP
     return Stage(
-        f"rationales-{teacher}", "teaching/rationales",
-        ["task", *answers, "seed", "cache_path", f"teachers.{teacher}", "rationales"],
-        deps=[str(paths.PROBLEMS)], outs=[str(f(t)) for t in names for f in (paths.rationales, paths.greedy)],
-        metrics=[str(paths.rationales_metrics(t)) for t in names], args={"teacher": teacher}, models=[model],
+        f"{_split_prefix('rationales', split)}-{teacher}", "teaching/rationales",
+        ["task", *answers, "seed", "cache_path", f"teachers.{teacher}", "rationales",
+         *(["m2.num_rationales"] if on_train else [])],
+        deps=[str(paths.PROBLEMS)],
+        outs=[str(f(t, split)) for t in names for f in (paths.rationales, paths.greedy)],
+        metrics=[str(paths.rationales_metrics(t, split)) for t in names],
+        args={"teacher": teacher, **({"split": split} if on_train else {})}, models=[model],
     )
 
 
-def _exams_stage(teacher: str, student: str, model: dict, answers: list[str], debug: bool) -> Stage:
+def _exams_stage(teacher: str, student: str, model: dict, answers: list[str], debug: bool = False,
+                 split: str = "eval") -> Stage:
     names = with_debugged([student], debug)
     return Stage(
-        f"exams-{paths.pair_name(teacher, student)}", "teaching/exams",
+        f"{_split_prefix('exams', split)}-{paths.pair_name(teacher, student)}", "teaching/exams",
         ["task", *answers, "seed", "cache_path", f"students.{student}", "exam"],
-        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher))], outs=[str(paths.exams(teacher, s)) for s in names],
-        metrics=[str(paths.exams_metrics(teacher, s)) for s in names], args={"teacher": teacher, "student": student},
+        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher, split))],
+        outs=[str(paths.exams(teacher, s, split)) for s in names],
+        metrics=[str(paths.exams_metrics(teacher, s, split)) for s in names],
+        args={"teacher": teacher, "student": student, **({"split": split} if split != "eval" else {})},
         models=[model],
     )
+
+
+def _split_prefix(stage: str, split: str) -> str:
+    """`rationales` on the eval split (M1's stage names), `rationales_train` on the training split."""
+    return stage if split == "eval" else f"{stage}_{split}"
 
 
 def adaptive_enabled(raw: dict) -> bool:
@@ -177,16 +193,63 @@ def _code_select_stage(teachers: list[str], answers: list[str]) -> Stage:
     )
 
 
-def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str], code: bool) -> Stage:
+def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str], code: bool,
+                  m2: list[Stage]) -> Stage:
     deps = [str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN), str(paths.SELECTION_METRICS),
             str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
             *(str(paths.rationales_metrics(t)) for t in teachers),
             *(str(paths.exams_metrics(t, s)) for t, s in pairs)]
+    if m2:
+        deps += [str(p) for p in (paths.M2_PAIRS, paths.M2_CURVES, paths.M2_EVALUATION, paths.M2_PAIRS_METRICS,
+                                  paths.M2_METRICS)]
     if code:
         deps += [str(paths.CODE_SELECTIONS), str(paths.CODE_METRICS)]
     return Stage("report", "report/report",
-                 ["task", *task_sections, "teachers", "students", "rationales", "exam", "selection"],
+                 ["task", *task_sections, "teachers", "students", "rationales", "exam", "selection",
+                  *(["m2"] if m2 else [])],
                  deps=deps, html=str(paths.REPORT_HTML))
+
+
+# -- M2: teaching on the training split, pairs, DPO, evaluation ------------------------------------
+
+
+def m2_stages(raw: dict, answers: list[str]) -> list[Stage]:
+    """The teacher's rationales and its students' exams on the training split, then M2's own stages."""
+    m2 = raw["m2"] or {}
+    teacher, teachers, students = m2.get("teacher", "teacher"), raw.get("teachers") or {}, raw.get("students") or {}
+    if teacher not in teachers:
+        raise ParamsError(f"params.yaml: `m2.teacher` names {teacher!r}, which is not in `teachers`: use one of "
+                          f"{', '.join(teachers)}.")
+    model = teachers[teacher]
+    if model_folder(model) is None:
+        raise ParamsError(f"params.yaml: m2.teacher `{teacher}` is served by an API (backend "
+                          f"{model.get('backend')}) and cannot be fine-tuned: set m2.teacher to a teacher with a "
+                          "local model folder (backend hf or vllm).")
+    chosen = m2.get("students") or list(students)
+    unknown = [s for s in chosen if s not in students]
+    if unknown:
+        raise ParamsError(f"params.yaml: `m2.students` names {unknown[0]!r}, which is not in `students`.")
+    seeds = m2.get("seeds", [0])
+    train = "train"
+    stages = [_rationales_stage(teacher, model, answers, split=train)]
+    stages += [_exams_stage(teacher, s, students[s], answers, split=train) for s in chosen]
+    stages.append(Stage(
+        "m2_pairs", "m2/pairs", ["students", "m2.teacher", "m2.students", "m2.seeds", "m2.pairs"],
+        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher, train)),
+              *(str(paths.exams(teacher, s, train)) for s in chosen)],
+        outs=[str(paths.M2_PAIRS), str(paths.lbt_scores(train))], metrics=[str(paths.M2_PAIRS_METRICS)]))
+    runs = [(p, k) for k in seeds for p in PAIR_SETS]
+    stages.append(Stage(
+        "m2_train", "m2/train", [f"teachers.{teacher}", "m2.teacher", "m2.seeds", "m2.pairs", "m2.dpo"],
+        deps=[str(paths.M2_PAIRS)], outs=[*(str(paths.m2_model(p, k)) for p, k in runs), str(paths.M2_CURVES),
+                                          *(str(paths.m2_live(p, k)) for p, k in runs)],
+        metrics=[str(paths.M2_TRAIN_METRICS)], plots=[str(paths.M2_CURVES_FIGURE)], models=[model]))
+    stages.append(Stage(
+        "m2_evaluate", "m2/evaluate",
+        ["task", *answers, "seed", "cache_path", f"teachers.{teacher}", "m2.teacher", "m2.seeds", "m2.evaluate"],
+        deps=[str(paths.PROBLEMS), *(str(paths.m2_model(p, k)) for p, k in runs)], outs=[str(paths.M2_EVALUATION)],
+        metrics=[str(paths.M2_METRICS)], plots=[str(paths.M2_ACCURACY_FIGURE)], models=[model]))
+    return stages
 
 
 # -- code dependencies: the import graph ----------------------------------------------------------

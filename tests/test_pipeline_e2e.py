@@ -19,11 +19,13 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 MICRO = {
-    "toy.world.n_verbs": 6, "toy.problems.n_tp": 10, "toy.problems.n_ep": 2, "toy.problems.n_train_families": 4,
-    "toy.train.n_layer": 1, "toy.train.n_embd": 32, "toy.train.n_head": 2, "toy.train.steps": 40,
+    "toy.world.n_verbs": 6, "toy.problems.n_tp": 10, "toy.problems.n_ep": 2, "toy.problems.n_train_families": 6,
+    "toy.train.n_layer": 1, "toy.train.n_embd": 32, "toy.train.n_head": 2, "toy.train.steps": 150,
     "toy.train.batch_size": 16, "toy.train.warmup_steps": 5, "rationales.num_rationales": 4,
     "selection.resample_sizes": [1, 2, 4], "selection.resample_trials": 5,
+    "m2.num_rationales": 8, "m2.pairs.threshold": 0.0, "m2.dpo.batch_size": 4, "m2.dpo.max_length": 64,
 }
+M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__student", "m2_pairs", "m2_train", "m2_evaluate"}
 
 
 def _set(tree: dict, dotted: str, value) -> None:
@@ -91,7 +93,7 @@ def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
         "check", "prepare", "train_toy", "rationales-teacher", "exams-teacher__student",
-        "adaptive-teacher__student", "scores", "select", "report"}
+        "adaptive-teacher__student", "scores", "select", "report"} | M2_STAGES
     sel = metrics(project, "selection")
     accuracy = sel["accuracy"]["teacher"]["student"]
     assert set(accuracy) == {"greedy", "sc", "m1_max", "m1_sum", "m1_avg"}
@@ -112,6 +114,26 @@ def test_repro_runs_every_stage_and_writes_results(project):
     html = (project / "reports" / "report.html").read_text()
     assert "M1-MAX" in html and html.count("<img") >= 3  # selection, accuracy vs N, LbT-score histogram
     assert (project / "reports" / "figures" / "accuracy_vs_n.png").stat().st_size > 1000
+
+
+def test_m2_stages_tune_and_evaluate_both_teachers(project):
+    m2 = metrics(project, "m2")
+    assert set(m2) >= {"original", "correctness_dpo", "m2"} and m2["n_problems"] == 10
+    assert all(0 <= m2[k]["mean"] <= 1 for k in ("original", "correctness_dpo", "m2"))
+    assert metrics(project, "rationales_train_teacher")["generations"]["requested"] == 6 * 8 + 6
+    for run in ("m2-seed0", "correctness_dpo-seed0"):
+        assert (project / "data" / "m2" / "models" / run / "model.safetensors").is_file()
+        assert (project / "reports" / "m2" / "dvclive" / run / "metrics.json").is_file()
+    assert metrics(project, "m2_train")["m2"]["0"]["steps"] >= 1
+    for figure in ("m2_training_curves", "m2_accuracy"):
+        assert (project / "reports" / "figures" / f"{figure}.png").stat().st_size > 1000
+    html = (project / "reports" / "report.html").read_text()
+    assert "Correctness-DPO" in html and "How the two pair sets differ" in html
+
+
+def test_a_dpo_param_reruns_only_training_evaluation_and_report(project):
+    proc = run(project, "dvc", "exp", "run", "-S", "m2.dpo.beta=0.2")
+    assert ran_stages(proc) == {"check", "m2_train", "m2_evaluate", "report"}
 
 
 def _images(project: Path, notebook: str) -> int:
@@ -142,7 +164,7 @@ def test_a_typo_in_a_key_no_stage_reads_stops_the_repro_before_any_stage(project
 
 
 # One module per room; the stages that must rerun when it changes come from the import graph.
-TOUCHED = ["lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/teaching/exams.py", "lbt/teaching/scores.py",
+TOUCHED = ["lbt/methods/m2/dpo.py", "lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/teaching/exams.py", "lbt/teaching/scores.py",
            "lbt/toy/train.py", "lbt/tasks/toy.py", "lbt/engines/hf.py", "lbt/notebook.py",
            "lbt/tasks/math/grade.py", "lbt/methods/m1/config.py"]
 

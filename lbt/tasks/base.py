@@ -108,6 +108,13 @@ class Task(ABC):
         """Which problems form each TP's exam: (tp_id, ep_id) rows. Default: functional variants."""
         return variant_exams(problems, split, max_eps)
 
+    def held_out_problems(self, problems: pl.DataFrame, which: str) -> pl.DataFrame:
+        """Problems never trained on, for evaluating a tuned teacher: `eval_tps` (the evaluation
+        TPs of the problems table) is every task's; a task may offer other sets."""
+        if which != "eval_tps":
+            raise ValueError(f"The {self.name} task has no held-out problem set {which!r}: use eval_tps.")
+        return problems.filter(pl.col("role") == SPLITS["eval"].tp_role)
+
     def golds(self, problems: pl.DataFrame) -> list[Any]:
         """The structured gold of each row, as `grade_many` takes it (default: the answer text)."""
         return problems["answer"].to_list()

@@ -17,7 +17,7 @@ from lbt.engines.registry import make_engine
 from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
-from lbt.teaching.config import DEBUGGED, SamplingParams
+from lbt.teaching.config import DEBUGGED, RationaleParams, SamplingParams
 from lbt.teaching.exams import configured_exam_pairs, exam_prompts, run_exam
 from lbt.teaching.names import self_debugging
 from lbt.teaching.rationales import generate_rationales
@@ -26,15 +26,15 @@ from lbt.teaching.revision import revise
 
 def rationales(params: Params, teacher: str, split: str = "eval") -> tuple[pl.DataFrame, pl.DataFrame]:
     problems, model = pl.read_parquet(paths.PROBLEMS), params.teachers[teacher]
+    sampling = rationale_params(params, split)
     with make_task(params) as task, make_engine(model, params.cache_path) as engine:
-        sampled, greedy = generate_rationales(task, engine, model.chat, problems, SPLITS[split],
-                                              params.rationales, params.seed)
+        sampled, greedy = generate_rationales(task, engine, model.chat, problems, SPLITS[split], sampling, params.seed)
         _write_rationales(params, teacher, split, sampled, greedy, engine.stats.as_dict())
         if self_debugging(params)[0]:
             before = engine.stats.as_dict()
-            greedy_sampling = params.rationales.model_copy(update={"temperature": 0.0})  # greedy TAs revise greedily
+            greedy_sampling = sampling.model_copy(update={"temperature": 0.0})  # greedy TAs revise greedily
             sampled, greedy = (_revise_rationales(task, engine, model.chat, problems, t, p, params.seed)
-                               for t, p in ((sampled, params.rationales), (greedy, greedy_sampling)))
+                               for t, p in ((sampled, sampling), (greedy, greedy_sampling)))
             _write_rationales(params, f"{teacher}{DEBUGGED}", split, sampled, greedy,
                               _since(before, engine.stats.as_dict()))
     return sampled, greedy
@@ -47,7 +47,7 @@ def _write_rationales(params: Params, teacher: str, split: str, sampled: pl.Data
     write_table(named[1], paths.greedy(teacher, split))
     metrics = {
         "n_tp": greedy.height,
-        "num_rationales": params.rationales.num_rationales,
+        "num_rationales": rationale_params(params, split).num_rationales,
         "accuracy": {"sampled": mean(sampled["correct"]), "greedy": mean(greedy["correct"])},
         "no_answer_rate": mean(sampled["answer"].is_null()),
         "generations": generations,
@@ -63,6 +63,14 @@ def _revise_rationales(task: Task, engine: Engine, chat: bool, problems: pl.Data
     rows = table.select("tp_id").join(problems.rename({"problem_id": "tp_id"}), on="tp_id", how="left")
     prompts = [task.teacher_prompt(q, [], chat) for q in rows["question"]]
     return revise(task, engine, chat, table, prompts, task.golds(rows), sampling, seed, desc="teacher self-debugging")
+
+
+def rationale_params(params: Params, split: str) -> RationaleParams:
+    """The `rationales` section; on the training split with M2's number of TRs per TP
+    (`m2.num_rationales`, which that stage reads) when it sets one."""
+    if split != "train" or params.m2.num_rationales is None:
+        return params.rationales
+    return params.rationales.model_copy(update={"num_rationales": params.m2.num_rationales})
 
 
 def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl.DataFrame:

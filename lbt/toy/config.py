@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from lbt.schema import StrictModel
@@ -21,6 +23,13 @@ class ToyWorldConfig(StrictModel):
     teacher_wrong_prob: float = Field(
         0.6, ge=0, le=1, description="How often the teacher uses the wrong operation on a bad verb."
     )
+    wrong_op: Literal["random", "confusable"] = Field(
+        "random", description="The teacher's wrong operation for a bad verb: any other one (random), or the one "
+        "that most often gives the same digit as the true one (confusable: a wrong method that often reaches the "
+        "right answer, which correctness cannot catch and LbT can).")
+    teacher_slip_prob: float = Field(
+        0.0, ge=0, le=1, description="How often the teacher miscomputes a step's result (right operation named, "
+        "wrong digit carried on): a sound procedure with a wrong answer.")
     seed: int = Field(0, description="Seed of the world: verbs' operations, bad verbs, problems.")
 
 

@@ -42,7 +42,7 @@ def teacher_example(world: ToyWorld, rng: random.Random, n_demos: int) -> tuple[
     shown = _shown_ops(world, {v for p in demo_problems for v in p.verbs}, rng)
     demos = [(p.question, worked_rationale(p, tuple(shown[v] for v in p.verbs))) for p in demo_problems]
     ops = tuple(shown[v] if v in shown else world.teacher_op(v, rng) for v in problem.verbs)
-    return render_prompt(demos, problem.question), worked_rationale(problem, ops)
+    return render_prompt(demos, problem.question), world.teacher_rationale(problem, ops, rng)
 
 
 def student_example(world: ToyWorld, rng: random.Random, follow_prob: float) -> tuple[str, str]:

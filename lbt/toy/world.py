@@ -58,14 +58,25 @@ def parse_question(question: str) -> ToyProblem | None:
     return ToyProblem(verbs, digits)
 
 
-def worked_rationale(problem: ToyProblem, ops: tuple[str, ...]) -> str:
-    """The rationale that solves `problem` with the given operation at each step."""
+def worked_rationale(problem: ToyProblem, ops: tuple[str, ...], offsets: list[int] | None = None) -> str:
+    """The rationale that solves `problem` with the given operation at each step; `offsets` (one per
+    step, mod 10) miscompute results, as an arithmetic slip does."""
     value, steps = problem.digits[0], []
-    for verb, op, digit in zip(problem.verbs, ops, problem.digits[1:]):
-        result = OPERATIONS[op](value, digit)
+    for k, (verb, op, digit) in enumerate(zip(problem.verbs, ops, problem.digits[1:])):
+        result = (OPERATIONS[op](value, digit) + (offsets[k] if offsets else 0)) % 10
         steps.append(f"{verb} : {op} {value} {digit} = {result} ;")
         value = result
     return " ".join([*steps, "A", str(value)])
+
+
+def agreement(op_a: str, op_b: str) -> int:
+    """On how many of the 100 digit pairs two operations give the same digit."""
+    return sum(OPERATIONS[op_a](a, b) == OPERATIONS[op_b](a, b) for a in range(10) for b in range(10))
+
+
+def most_confusable(op: str) -> str:
+    """The other operation that most often agrees with `op` (the first in OPERATIONS' order on ties)."""
+    return max((o for o in OPERATIONS if o != op), key=lambda o: agreement(op, o))
 
 
 class ToyWorld:
@@ -80,6 +91,8 @@ class ToyWorld:
         n_bad = round(config.bad_verb_fraction * len(self.verbs))
         bad = rng.sample(self.verbs, n_bad)
         self.wrong_op = {v: rng.choice([o for o in ops if o != self.true_op[v]]) for v in bad}
+        if config.wrong_op == "confusable":
+            self.wrong_op = {v: most_confusable(self.true_op[v]) for v in bad}
 
     @property
     def vocabulary(self) -> list[str]:
@@ -126,6 +139,14 @@ class ToyWorld:
 
     def answer(self, problem: ToyProblem) -> str:
         return worked_rationale(problem, self.true_ops(problem)).split()[-1]
+
+    def teacher_rationale(self, problem: ToyProblem, ops: tuple[str, ...], rng: random.Random) -> str:
+        """A rationale as the teacher writes it: each step's result miscomputed with probability
+        `teacher_slip_prob` (no draw at all when it is 0, so the curriculum is unchanged)."""
+        if self.config.teacher_slip_prob == 0:
+            return worked_rationale(problem, ops)
+        slips = [rng.random() < self.config.teacher_slip_prob for _ in ops]
+        return worked_rationale(problem, ops, [rng.randrange(1, 10) if s else 0 for s in slips])
 
     def teacher_op(self, verb: str, rng: random.Random) -> str:
         """An operation drawn from the teacher's flawed belief about `verb`."""

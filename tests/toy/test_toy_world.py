@@ -124,3 +124,23 @@ def test_group_exams_pair_each_tp_with_the_other_problems_of_its_group():
                            ("q1", "q2"), ("q2", "q1")]
     assert group_exams(problems, SPLITS["eval"], max_eps=1).rows() == [("p1", "p2"), ("p2", "p1"), ("p3", "p1"),
                                                                       ("q1", "q2"), ("q2", "q1")]
+
+
+def test_confusable_wrong_ops_and_teacher_slips_are_knobs_that_default_off():
+    import random as _random
+
+    from lbt.toy.config import ToyWorldConfig as _Config
+    from lbt.toy.world import ToyWorld as _World, agreement, most_confusable, worked_rationale as _worked
+
+    assert most_confusable("sub") == "dif" and agreement("sub", "dif") == 60
+    plain, confusable = _World(_Config()), _World(_Config(wrong_op="confusable"))
+    assert set(plain.wrong_op) == set(confusable.wrong_op) and plain.true_op == confusable.true_op
+    assert all(op == most_confusable(confusable.true_op[v]) for v, op in confusable.wrong_op.items())
+    problem = plain.random_problem(tuple(plain.verbs[:2]), _random.Random(0))
+    ops = plain.true_ops(problem)
+    rng = _random.Random(1)
+    assert plain.teacher_rationale(problem, ops, rng) == _worked(problem, ops) and rng.random() == _random.Random(1).random()
+    slipping = _World(_Config(teacher_slip_prob=1.0))
+    slipped = slipping.teacher_rationale(problem, ops, _random.Random(0)).split(";")[0].split()
+    assert slipped[:5] == _worked(problem, ops).split(";")[0].split()[:5]  # same verb, op and digits
+    assert slipped[-1] != _worked(problem, ops).split(";")[0].split()[-1]  # another result

@@ -46,6 +46,12 @@ class MathTask(Task):
     def load_problems(self) -> pl.DataFrame:
         return data.load_problems(Path(self.config.raw_dir), self.config.pool)
 
+    def held_out_problems(self, problems: pl.DataFrame, which: str) -> pl.DataFrame:
+        """`eval_tps` (the 181 TPs) or `math500`: all 500 MATH500 test problems (M2's evaluation)."""
+        if which == "math500":
+            return data.math500_problems(Path(self.config.raw_dir))
+        return super().held_out_problems(problems, which)
+
     def render(self, demos: Sequence[Demo], question: str, chat: bool) -> PromptSpec:
         """Stub demos first, then `demos`, then `question`; the completion is a rationale."""
         return prompts.render(self.config.prompt, demos, question, chat)

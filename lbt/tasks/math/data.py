@@ -89,6 +89,12 @@ def load_problems(raw_dir: Path, pool: bool = False) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={**PROBLEM_COLUMNS, **EXTRA_COLUMNS})
 
 
+def math500_problems(raw_dir: Path) -> pl.DataFrame:
+    """All 500 MATH500 test problems (role `tp`, each its own family), as rows of the problems table."""
+    records = data.read_jsonl(checked_file(raw_dir, MATH500_FILE))
+    return pl.DataFrame([_original_row(r, "tp") for r in records], schema={**PROBLEM_COLUMNS, **EXTRA_COLUMNS})
+
+
 def _read_snapshot(path: Path, snapshot: str) -> dict[str, dict[str, Any]]:
     """{MATH id: record} of one MATH() tarball, read in memory."""
     records: dict[str, dict[str, Any]] = {}
