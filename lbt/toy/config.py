@@ -84,13 +84,13 @@ class ToyStudentConfig(StrictModel):
 class ToyTrainConfig(StrictModel):
     """The tiny models and their training (`toy.train`); training stops early once the probe passes."""
 
-    n_layer: int = Field(3, ge=1)
-    n_embd: int = Field(96, ge=8)
+    n_layer: int = Field(2, ge=1)
+    n_embd: int = Field(64, ge=8)
     n_head: int = Field(4, ge=1)
     n_positions: int = Field(160, ge=16, description="Longest prompt + completion the models take, in words.")
     steps: int = Field(1200, ge=1, description="Most optimizer steps (training stops earlier once the probe passes).")
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(3e-3, gt=0)
+    lr: float = Field(5e-3, gt=0)
     warmup_steps: int = Field(50, ge=0)
     max_demos: int = Field(4, ge=1, description="Most worked examples in one training prompt (M3 shows several).")
     fewshot_prob: float = Field(
@@ -103,11 +103,11 @@ class ToyTrainConfig(StrictModel):
     probe_every: int = Field(50, ge=1, description="Steps between probes of the skills on held-out prompts.")
     probe_size: int = Field(256, ge=1, description="Held-out prompts per probe.")
     stop_accuracy: float | None = Field(
-        0.99, gt=0, le=1,
-        description="Cool down and stop once greedy decoding reproduces this share of the probe's expected "
-                    "rationales (null: train all `steps`).",
+        0.6, gt=0, le=1,
+        description="Start the final cooldown (then stop) once greedy decoding reproduces this share of the "
+                    "probe's expected rationales (null: train all `steps`).",
     )
-    cooldown_steps: int = Field(100, ge=0, description="Steps of the final linear decay of the learning rate to 0.")
+    cooldown_steps: int = Field(150, ge=0, description="Steps of the final linear decay of the learning rate to 0.")
     processes: int = Field(
         2, ge=1, description="Models trained at once, one CPU thread each (set it to the cores you have)."
     )

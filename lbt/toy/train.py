@@ -4,8 +4,9 @@ Training stops once the skills are learned: every `probe_every` steps a held-out
 of every batch kind, drawn from their own seed) checks that greedy decoding would reproduce the
 expected rationale (every word but the operations that are random draws: the teacher's flawed
 belief, a persona's coin flip); once `stop_accuracy` of the probe passes, the learning rate
-cools down linearly to zero over `cooldown_steps` and training ends. The schedule is warmup,
-constant, cooldown (the cooldown starts at the latest `cooldown_steps` before `steps`).
+cools down linearly to zero over `cooldown_steps` (the decay is where most of the remaining
+errors go) and training ends. The schedule is warmup, constant, cooldown (the cooldown starts at
+the latest `cooldown_steps` before `steps`); the report carries the final probe accuracy.
 Deterministic from the seed (one thread; the probe and the batches come from seeded streams).
 """
 
@@ -43,15 +44,7 @@ def build_tokenizer(vocabulary: list[str]) -> PreTrainedTokenizerFast:
     )
 
 
-def new_model(vocab_size: int, cfg: ToyTrainConfig, eos: int, pad: int):
-    import os
-    if os.environ.get("TOY_ARCH") == "llama":
-        from transformers import LlamaConfig, LlamaForCausalLM
-        return LlamaForCausalLM(LlamaConfig(
-            vocab_size=vocab_size, hidden_size=cfg.n_embd, intermediate_size=int(os.environ.get("TOY_FF", 4 * cfg.n_embd)),
-            num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head, num_key_value_heads=cfg.n_head,
-            max_position_embeddings=cfg.n_positions, bos_token_id=eos, eos_token_id=eos, pad_token_id=pad,
-            tie_word_embeddings=True, hidden_act=os.environ.get("TOY_ACT", "silu")))
+def new_model(vocab_size: int, cfg: ToyTrainConfig, eos: int, pad: int) -> GPT2LMHeadModel:
     return GPT2LMHeadModel(GPT2Config(
         vocab_size=vocab_size, n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
         n_head=cfg.n_head, bos_token_id=eos, eos_token_id=eos, pad_token_id=pad, resid_pdrop=0.0,
