@@ -402,7 +402,8 @@ def unused_sections(raw: dict) -> list[str]:
 
 def check(params_path: Path = paths.PARAMS, dvc_yaml: Path = paths.DVC_YAML) -> None:
     """Validate every key of the params file and that dvc.yaml was generated from it."""
-    load_params(params_path)  # all sections, every key
+    params = load_params(params_path)  # all sections, every key
+    _check_toy_students(params, params_path)
     if not dvc_yaml.is_file() or dvc_yaml.read_text() != generate(params_path):
         raise ParamsError(f"{dvc_yaml} is out of date with {params_path} (task, teachers or students changed?): "
                           "run `python -m lbt.pipeline`, then `dvc repro` again.")
@@ -411,6 +412,18 @@ def check(params_path: Path = paths.PARAMS, dvc_yaml: Path = paths.DVC_YAML) -> 
         print(f"note: no stage reads the section(s) {', '.join(unused)} of {params_path}.", file=sys.stderr)
     paths.PARAMS_CHECK.parent.mkdir(parents=True, exist_ok=True)
     paths.PARAMS_CHECK.write_text('{"params": "valid", "dvc_yaml": "current"}\n')
+
+
+def _check_toy_students(params, source: Path) -> None:
+    """Students that run the toy student model must name one of its personas (see lbt.toy.config)."""
+    if not (params.has("task") and params.task == "toy" and params.has("toy") and params.has("students")):
+        return
+    from lbt.toy.config import check_persona_students
+
+    try:
+        check_persona_students(params.toy.student, params.students, str(paths.toy_model("student")))
+    except ValueError as err:
+        raise ParamsError(f"{source}: {err}.") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,8 @@ def figures(root: Path) -> dict:
     return {
         "accuracy": sel["accuracy"], "gain_over_sc": sel.get("gain_over_sc"),
         "teacher_generations": json.loads((m / "rationales_eval_teacher.json").read_text())["generations"],
-        "student_generations": json.loads((m / "exams_eval_teacher__student.json").read_text())["generations"],
+        "student_generations": {f.stem.removeprefix("exams_eval_"): json.loads(f.read_text())["generations"]
+                                for f in sorted(m.glob("exams_eval_*.json"))},
     }
 
 

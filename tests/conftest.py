@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 
 # Small enough to train in a few seconds; the tests that use it check mechanics, not skill.
-TINY_TRAIN = ToyTrainConfig(n_layer=1, n_embd=32, n_head=2, steps=30, batch_size=16, warmup_steps=5)
+TINY_TRAIN = ToyTrainConfig(n_layer=1, n_embd=32, n_head=2, steps=30, batch_size=16, warmup_steps=5, probe_size=32)
 
 
 @pytest.fixture(scope="session")

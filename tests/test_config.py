@@ -77,14 +77,14 @@ def test_bad_backend_and_backend_specific_keys():
     with pytest.raises(ParamsError, match="`teachers.teacher`"):
         parse_params(raw)
     raw = _raw()
-    raw["students"]["student"]["tensor_parallel_size"] = 2  # a vllm key on an hf model
-    with pytest.raises(ParamsError, match=r"unknown key `students.student.tensor_parallel_size`"):
+    raw["students"]["alice"]["tensor_parallel_size"] = 2  # a vllm key on an hf model
+    with pytest.raises(ParamsError, match=r"unknown key `students.alice.tensor_parallel_size`"):
         parse_params(raw)
 
 
 def test_model_names_must_suit_files_and_stages():
     raw = _raw()
-    raw["students"]["a__b"] = raw["students"].pop("student")
+    raw["students"]["a__b"] = raw["students"].pop("alice")
     with pytest.raises(ParamsError, match="student name 'a__b'"):
         parse_params(raw)
 
@@ -104,3 +104,12 @@ def test_missing_or_broken_file(tmp_path):
     (tmp_path / "params.yaml").write_text("task: [toy\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_persona_flaws_name_verbs_of_the_world():
+    from lbt.toy.config import ToyParams
+
+    with pytest.raises(ValueError, match=r"toy.student.personas.alice.flawed_verbs: 'klee' is not one of"):
+        ToyParams.model_validate({"student": {"personas": {"alice": {"flawed_verbs": ["klee"]}}}})
+    with pytest.raises(ValueError, match="persona name 'add'"):
+        ToyParams.model_validate({"student": {"personas": {"add": {}}}})

@@ -21,11 +21,12 @@ pytestmark = pytest.mark.slow
 MICRO = {
     "toy.world.n_verbs": 6, "toy.problems.n_tp": 10, "toy.problems.n_ep": 2, "toy.problems.n_train_families": 6,
     "toy.train.n_layer": 1, "toy.train.n_embd": 32, "toy.train.n_head": 2, "toy.train.steps": 150,
-    "toy.train.batch_size": 16, "toy.train.warmup_steps": 5, "rationales.num_rationales": 4,
+    "toy.train.batch_size": 16, "toy.train.warmup_steps": 5, "toy.train.cooldown_steps": 10,
+    "toy.train.probe_every": 20, "toy.train.probe_size": 32, "rationales.num_rationales": 4,
     "selection.resample_sizes": [1, 2, 4], "selection.resample_trials": 5,
     "m2.num_rationales": 8, "m2.pairs.threshold": 0.0, "m2.dpo.batch_size": 4, "m2.dpo.max_length": 64,
 }
-M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__student", "m2_pairs", "m2_train", "m2_evaluate"}
+M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__alice", "exams_train-teacher__bob", "m2_pairs", "m2_train", "m2_evaluate"}
 
 
 def _set(tree: dict, dotted: str, value) -> None:
@@ -92,19 +93,22 @@ def metrics(root: Path, name: str) -> dict:
 def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
-        "check", "prepare", "train_toy", "rationales-teacher", "exams-teacher__student",
-        "adaptive-teacher__student", "scores", "select", "report"} | M2_STAGES
+        "check", "prepare", "train_toy", "rationales-teacher", "exams-teacher__alice", "exams-teacher__bob",
+        "adaptive-teacher__alice", "adaptive-teacher__bob", "scores", "select", "report"} | M2_STAGES
     sel = metrics(project, "selection")
-    accuracy = sel["accuracy"]["teacher"]["student"]
+    assert set(sel["accuracy"]["teacher"]) == {"alice", "bob", "alice+bob"}  # two personas and their group
+    accuracy = sel["accuracy"]["teacher"]["alice+bob"]
     assert set(accuracy) == {"greedy", "sc", "m1_max", "m1_sum", "m1_avg"}
     assert all(0 <= v <= 1 for v in accuracy.values())
-    adaptive = sel["adaptive"]["teacher"]["student"]
+    adaptive = sel["adaptive"]["teacher"]["alice"]
     assert set(adaptive["accuracy"]) == {"m1_max", "m1_sum", "m1_avg"}
     assert 0 <= adaptive["student_generations"] <= adaptive["full_exam_generations"]
     assert metrics(project, "rationales_eval_teacher")["generations"]["requested"] == 10 * 4 + 10
-    assert metrics(project, "exams_eval_teacher__student")["n_exam_answers"] == 10 * 4 * 2
-    for nb in ("prepare", "train_toy", "rationales-teacher", "exams-teacher__student",
-               "adaptive-teacher__student", "scores", "select", "report"):
+    for persona in ("alice", "bob"):  # one model folder, two prompt prefixes: no shared cache entries
+        exams = metrics(project, f"exams_eval_teacher__{persona}")
+        assert exams["n_exam_answers"] == 10 * 4 * 2 and exams["generations"]["from_cache"] == 0
+    for nb in ("prepare", "train_toy", "rationales-teacher", "exams-teacher__alice",
+               "adaptive-teacher__alice", "scores", "select", "report"):
         cells = json.loads((project / "reports" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert outputs, nb
@@ -185,7 +189,7 @@ def test_touching_a_module_flags_exactly_the_stages_that_import_it(project, modu
         path.write_text(original)
     assert set(status) - {"check"} == expected
     if module in ("lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/methods/m1/config.py"):
-        assert not {"train_toy", "rationales-teacher", "exams-teacher__student"} & expected
+        assert not {"train_toy", "rationales-teacher", "exams-teacher__alice"} & expected
 
 
 def test_selection_param_reruns_only_selection_and_report(project):
@@ -202,7 +206,7 @@ def test_exp_run_set_param_shows_in_exp_show_and_metrics_diff(project):
     assert ran_stages(proc) == {"check", "select", "report"}
     diff = json.loads(run(project, "dvc", "metrics", "diff", "--json").stdout)
     changed = diff["reports/metrics/selection.json"]
-    assert "accuracy.teacher.student.m1_sum" in changed and changed["accuracy.teacher.student.m1_sum"]["new"] is None
+    assert "accuracy.teacher.alice.m1_sum" in changed and changed["accuracy.teacher.alice.m1_sum"]["new"] is None
     shown = run(project, "dvc", "exp", "show", "--json").stdout
     assert "resample_trials" in shown and "m1_max" in shown
 
@@ -210,11 +214,11 @@ def test_exp_run_set_param_shows_in_exp_show_and_metrics_diff(project):
 def test_more_rationales_reuse_cached_generations(project):
     before = metrics(project, "rationales_eval_teacher")["generations"]
     proc = run(project, "dvc", "exp", "run", "-S", "rationales.num_rationales=8")
-    assert {"rationales-teacher", "exams-teacher__student", "scores", "select", "report"} <= ran_stages(proc)
+    assert {"rationales-teacher", "exams-teacher__alice", "scores", "select", "report"} <= ran_stages(proc)
     assert not {"prepare", "train_toy"} & ran_stages(proc)
     after = metrics(project, "rationales_eval_teacher")["generations"]
     assert before["requested"] == 10 * 4 + 10
     assert after["requested"] == 10 * 8 + 10
     assert after["generated"] == 10 * 4  # only samples 4..7; the first 4 and the greedy ones are cached
-    exams = metrics(project, "exams_eval_teacher__student")["generations"]
+    exams = metrics(project, "exams_eval_teacher__alice")["generations"]
     assert exams["from_cache"] > 0

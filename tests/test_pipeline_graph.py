@@ -59,9 +59,10 @@ def test_each_teaching_stage_depends_on_its_own_model_folder_and_params():
     stages = _dvc(PARAMS)
     assert "data/models/teacher" in stages["rationales-teacher"]["deps"]
     assert "data/models/student" not in stages["rationales-teacher"]["deps"]
-    assert "data/models/student" in stages["exams-teacher__student"]["deps"]
+    assert "data/models/student" in stages["exams-teacher__alice"]["deps"]
     assert "teachers.teacher" in stages["rationales-teacher"]["params"]
-    assert "students.student" in stages["exams-teacher__student"]["params"]
+    assert "students.alice" in stages["exams-teacher__alice"]["params"]
+    assert "students.alice" not in stages["exams-teacher__bob"]["params"]
 
 
 def test_a_math_params_file_without_a_toy_section_builds_the_math_grid():

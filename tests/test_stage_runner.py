@@ -58,12 +58,21 @@ def test_check_stops_when_dvc_yaml_is_stale_and_passes_when_current(tmp_path):
     assert _run(root, _command(root, "check")).returncode == 0
     assert (root / "reports" / "params_check.json").exists()
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["students"]["student2"] = dict(params["students"]["student"])
+    params["students"]["carol"] = dict(params["students"]["alice"])
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     proc = _run(root, _command(root, "check"))
     assert proc.returncode == 2
     [line] = _error_lines(proc)
     assert "dvc.yaml is out of date with params.yaml" in line and "python -m lbt.pipeline" in line
+
+
+def test_check_stops_on_a_toy_student_that_names_no_persona(tmp_path):
+    root = _project(tmp_path, students__bob__prompt_prefix="carol")
+    proc = _run(root, _command(root, "check"))
+    assert proc.returncode == 2
+    assert _error_lines(proc) == [
+        "error: params.yaml: students.bob.prompt_prefix: 'carol' is not a persona of the toy student model; set it "
+        "to one of toy.student.personas (alice, bob)."]
 
 
 def test_bad_params_stop_a_stage_before_any_work(tmp_path):

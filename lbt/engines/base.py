@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol, Sequence
 
 
@@ -46,6 +46,21 @@ class GenerationRequest:
 
     def samples(self) -> list["Sample"]:
         return [Sample(self, i) for i in range(self.n)]
+
+    def with_prompt_prefix(self, prefix: str | None) -> "GenerationRequest":
+        """This request with `prefix` first: before the raw prompt, or before the content of the
+        first chat message (see `with_prefix`)."""
+        if not prefix:
+            return self
+        if self.prompt is not None:
+            return replace(self, prompt=with_prefix(prefix, self.prompt))
+        (role, content), *rest = self.messages
+        return replace(self, messages=((role, with_prefix(prefix, content)), *rest))
+
+
+def with_prefix(prefix: str | None, text: str) -> str:
+    """A model's `prompt_prefix` (e.g. a toy student's persona token) and a newline before `text`."""
+    return f"{prefix}\n{text}" if prefix else text
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,12 @@ from lbt.schema import StrictModel
 class _Model(StrictModel):
     name: str = Field("", description="Label in every table; set from the model's key in params.yaml.")
     chat: bool = Field(False, description="Prompt with the chat template / chat endpoint (instruct models).")
+    prompt_prefix: str | None = Field(
+        None,
+        description="Text put first in every prompt this model gets, then a newline (in a chat, first in the "
+                    "first message): e.g. a toy student's persona token. It is part of the request, hence of its "
+                    "cache key: one model folder with two prefixes is two students.",
+    )
 
 
 class HFModel(_Model):

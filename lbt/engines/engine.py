@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 class Engine:
     """What stages call: requests in, `n` completions per request out, through the cache."""
 
-    def __init__(self, backend: Backend, cache: RequestCache | None, name: str, chunk_size: int = 256):
+    def __init__(self, backend: Backend, cache: RequestCache | None, name: str, chunk_size: int = 256,
+                 prompt_prefix: str | None = None):
         self.backend, self.cache, self.name, self.chunk_size = backend, cache, name, chunk_size
+        self.prompt_prefix = prompt_prefix  # the model entry's: put first in every prompt, here and only here
         self.stats = GenerationStats()
 
     def generate(self, requests: Sequence[GenerationRequest], desc: str = "generate") -> list[list[Completion]]:
+        requests = [r.with_prompt_prefix(self.prompt_prefix) for r in requests]
         samples = [s for r in requests for s in r.samples()]
         keys = [cache_key(s) for s in samples]
         identity = self.backend.identity

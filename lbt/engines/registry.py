@@ -30,4 +30,4 @@ def make_backend(config: ModelConfig):
 
 def make_engine(config: ModelConfig, cache_path: str | Path | None) -> Engine:
     cache = RequestCache(cache_path) if cache_path else None
-    return Engine(make_backend(config), cache, config.name)
+    return Engine(make_backend(config), cache, config.name, prompt_prefix=config.prompt_prefix)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from lbt.schema import StrictModel
 
@@ -12,6 +14,11 @@ VERB_NAMES = (
     "blip zork frob quax daxo wug lorp snib tove gimp yerk mube vasp kril tazz pomp "
     "nerf glim huzz jolt wibb fump sarn klee"
 ).split()
+# Words of the world that are not verbs (the operations and the markers of the prompt layout):
+# a persona's name must be none of them, nor a verb.
+OPERATION_NAMES = ("add", "sub", "mul", "max", "min", "dif")
+MARKERS = ("Q", "R", "A", ";", "|")
+_PERSONA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class ToyWorldConfig(StrictModel):
@@ -43,26 +50,74 @@ class ToyProblemsConfig(StrictModel):
                                  "for exams by similarity (`exam.maker: similar`).")
 
 
+class PersonaConfig(StrictModel):
+    """One student persona's flaws (`toy.student.personas.<name>`)."""
+
+    flawed_verbs: list[str] = Field(
+        default_factory=list,
+        description="Verbs on which this persona does not learn from its examples: it uses its own belief "
+                    "(the true operation) whatever the examples show.",
+    )
+    follow_prob: float | None = Field(
+        None, ge=0, le=1, description="This persona's follow probability (null: `toy.student.follow_prob`).",
+    )
+
+
 class ToyStudentConfig(StrictModel):
-    """How the toy student learns from its example (`toy.student`)."""
+    """How the toy student learns from its examples (`toy.student`), and the personas it plays."""
 
     follow_prob: float = Field(
         1.0, ge=0, le=1,
-        description="How often the student follows its example's operations (0: it ignores the example).",
+        description="How often the student follows its examples' operations (0: it ignores them, the control).",
     )
+    personas: dict[str, PersonaConfig] = Field(
+        default_factory=dict,
+        description="Students the one student model plays, by persona token (the first word of the prompt: "
+                    "a student entry selects one with `prompt_prefix: <name>`); empty: no persona token.",
+    )
+
+    @field_validator("personas")
+    @classmethod
+    def _persona_names(cls, personas: dict[str, PersonaConfig]) -> dict[str, PersonaConfig]:
+        taken = {*VERB_NAMES, *OPERATION_NAMES, *MARKERS}
+        for name in personas:
+            if not _PERSONA_NAME.match(name) or name in taken:
+                raise ValueError(f"persona name {name!r} must be one lowercase word (letters, digits, '_') that is "
+                                 "not a verb or an operation of the toy world")
+        return personas
+
+    def persona_follow_prob(self, name: str) -> float:
+        own = self.personas[name].follow_prob
+        return self.follow_prob if own is None else own
 
 
 class ToyTrainConfig(StrictModel):
-    n_layer: int = Field(3, ge=1)
-    n_embd: int = Field(96, ge=8)
+    """The tiny models and their training (`toy.train`); training stops early once the probe passes."""
+
+    n_layer: int = Field(2, ge=1)
+    n_embd: int = Field(64, ge=8)
     n_head: int = Field(4, ge=1)
-    steps: int = Field(1200, ge=1, description="Optimizer steps.")
+    n_positions: int = Field(160, ge=16, description="Longest prompt + completion the models take, in words.")
+    steps: int = Field(1200, ge=1, description="Most optimizer steps (training stops earlier once the probe passes).")
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(3e-3, gt=0)
+    lr: float = Field(5e-3, gt=0)
     warmup_steps: int = Field(50, ge=0)
-    teacher_fewshot_prob: float = Field(
-        0.3, ge=0, le=1, description="Share of the teacher's training prompts that carry exemplars."
+    max_demos: int = Field(4, ge=1, description="Most worked examples in one training prompt (M3 shows several).")
+    fewshot_prob: float = Field(
+        0.3, ge=0, le=1,
+        description="Share of batches with several examples of any families (the teacher's other batches are "
+                    "zero-shot; the student's show one example of the question's family, M1's exam layout).",
     )
+    demo_labels: bool = Field(
+        True, description="Also train on the examples' rationales in the prompt (all but their operations).")
+    probe_every: int = Field(50, ge=1, description="Steps between probes of the skills on held-out prompts.")
+    probe_size: int = Field(256, ge=1, description="Held-out prompts per probe.")
+    stop_accuracy: float | None = Field(
+        0.6, gt=0, le=1,
+        description="Start the final cooldown (then stop) once greedy decoding reproduces this share of the "
+                    "probe's expected rationales (null: train all `steps`).",
+    )
+    cooldown_steps: int = Field(150, ge=0, description="Steps of the final linear decay of the learning rate to 0.")
     processes: int = Field(
         2, ge=1, description="Models trained at once, one CPU thread each (set it to the cores you have)."
     )
@@ -75,3 +130,34 @@ class ToyParams(StrictModel):
     problems: ToyProblemsConfig = Field(default_factory=ToyProblemsConfig)
     student: ToyStudentConfig = Field(default_factory=ToyStudentConfig)
     train: ToyTrainConfig = Field(default_factory=ToyTrainConfig)
+
+    @model_validator(mode="after")
+    def _flawed_verbs_exist(self) -> "ToyParams":
+        check_flawed_verbs(self.world, self.student)
+        return self
+
+
+def check_flawed_verbs(world: ToyWorldConfig, student: ToyStudentConfig) -> None:
+    """Every persona's flawed verbs are verbs of the world (ValueError naming the key otherwise)."""
+    verbs = VERB_NAMES[: world.n_verbs]
+    for name, persona in student.personas.items():
+        unknown = [v for v in persona.flawed_verbs if v not in verbs]
+        if unknown:
+            raise ValueError(f"toy.student.personas.{name}.flawed_verbs: {unknown[0]!r} is not one of the "
+                             f"world's {world.n_verbs} verbs ({' '.join(verbs)})")
+
+
+def check_persona_students(student: ToyStudentConfig, students: dict, student_folder: str) -> None:
+    """Every student entry that runs the toy student model (`student_folder`) names one of its
+    personas in `prompt_prefix` (none when no personas are configured): ValueError naming the key."""
+    names = sorted(student.personas)
+    for key, model in students.items():
+        if os.path.normpath(getattr(model, "path", "")) != os.path.normpath(student_folder):
+            continue
+        prefix = model.prompt_prefix
+        if names and prefix not in names:
+            raise ValueError(f"students.{key}.prompt_prefix: {prefix!r} is not a persona of the toy student "
+                             f"model; set it to one of toy.student.personas ({', '.join(names)})")
+        if not names and prefix:
+            raise ValueError(f"students.{key}.prompt_prefix: the toy student model plays no personas "
+                             f"(toy.student.personas is empty); remove the prefix or add a persona {prefix!r}")

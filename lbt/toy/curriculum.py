@@ -1,68 +1,172 @@
-"""What the toy teacher and student are trained on: (prompt, completion) pairs in the toy world.
+"""What the toy teacher and student are trained on, and the prompt layout every caller uses.
 
-Prompts use the same layout as the pipeline's: in-context demos `Q … R <rationale>` joined by
-`|`, then the question, ending in `R`; the completion is the rationale.
+**Prompt layout** (the contract the teaching stages and M3 code against):
 
-- The **teacher** mostly solves from its own (flawed) belief about each verb; some of its
-  training prompts carry exemplars, and it uses the operation an exemplar shows for a verb, so
-  better exemplars (M3) make it better.
-- The **student** always sees one example of the same family and follows its operations with
-  probability `follow_prob`, otherwise it uses the true operations.
+    Q <verbs> <digits> R <rationale> | … | Q <verbs> <digits> R
+
+`render_prompt(demos, question)` joins zero or more worked examples `(question, rationale)`
+with ` | `, in the order shown, then the question ending in `R`; the completion is a rationale
+(`lbt.toy.world.worked_rationale`). The student model also takes a persona token as the first
+word; callers never write it: the engine puts a student entry's `prompt_prefix` first
+(`lbt.engines.base.with_prefix`). Prompts of up to `toy.train.max_demos` examples fit the
+models' `toy.train.n_positions`.
+
+**Following rule** (both models, examples of any families, up to `max_demos` of them): for each
+verb of the question the model uses the operation that the **last** example showing that verb
+uses (examples that disagree: the later one wins). For a verb no example shows it uses its own
+belief: the teacher its flawed one (the wrong operation on a bad verb `teacher_wrong_prob` of the
+time), the student the true operation. A student **persona** (`toy.student.personas`) never
+follows examples on its `flawed_verbs` (true operation there), and follows at all with its
+follow probability, drawn once per prompt (when it does not, it uses the true operations).
+
+**Batches**: the teacher's are zero-shot (M1's rationale prompts) or, with probability
+`fewshot_prob`, hold E examples of any families (E uniform in 1..max_demos; about half of the
+examples share a verb with the question). The student's show one example of the question's
+family (M1's exam layout) or, with probability `fewshot_prob`, E examples of any families; each
+row is one persona, drawn uniformly. Every row of a batch has the same kind and E, hence the
+same length: no padding.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from typing import Sequence
 
-from lbt.toy.world import OPERATIONS, ToyWorld, worked_rationale
+from lbt.engines.base import with_prefix
+from lbt.toy.config import ToyStudentConfig, ToyTrainConfig
+from lbt.toy.world import OPERATIONS, ToyProblem, ToyWorld, worked_rationale
+
+ROLES = ("teacher", "student")
+FAMILY = -1  # a batch kind: one example of the question's family (the student's M1 exam layout)
 
 
-def render_prompt(demos: list[tuple[str, str]], question: str) -> str:
+def render_prompt(demos: Sequence[tuple[str, str]], question: str) -> str:
     parts = [f"{q} R {r}" for q, r in demos]
     return " | ".join([*parts, f"{question} R"])
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A student the student model plays: its token (None: no persona token), flaws, follow rate."""
+
+    token: str | None
+    follow_prob: float
+    flawed_verbs: frozenset[str] = frozenset()
+
+
+def student_personas(student: ToyStudentConfig) -> list[Persona]:
+    """The configured personas, or one persona-less student when there are none."""
+    if not student.personas:
+        return [Persona(None, student.follow_prob)]
+    return [Persona(name, student.persona_follow_prob(name), frozenset(p.flawed_verbs))
+            for name, p in student.personas.items()]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A training (or probe) pair; `free_steps` marks steps whose operation is a random draw (the
+    probe checks every other word of the completion)."""
+
+    prompt: str
+    completion: str
+    free_steps: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class _Demo:
+    problem: ToyProblem
+    ops: tuple[str, ...]
+
+    def as_pair(self) -> tuple[str, str]:
+        return self.problem.question, worked_rationale(self.problem, self.ops)
 
 
 def _random_chain(world: ToyWorld, rng: random.Random) -> tuple[str, ...]:
     return tuple(rng.choice(world.verbs) for _ in range(world.config.n_steps))
 
 
-def _shown_ops(world: ToyWorld, verbs: set[str], rng: random.Random) -> dict[str, str]:
-    """What an example shows for each verb: the true operation half the time, else any.
-    Verbs are visited in sorted order: a set's order changes between processes (hash seeds)."""
-    return {v: world.true_op[v] if rng.random() < 0.5 else rng.choice(list(OPERATIONS)) for v in sorted(verbs)}
+def _shown_op(world: ToyWorld, verb: str, rng: random.Random) -> str:
+    """What an example shows for a verb: the true operation half the time, else any."""
+    return world.true_op[verb] if rng.random() < 0.5 else rng.choice(list(OPERATIONS))
 
 
-def teacher_example(world: ToyWorld, rng: random.Random, n_demos: int) -> tuple[str, str]:
-    problem = world.random_problem(_random_chain(world, rng), rng)
-    demo_problems = []
-    for _ in range(n_demos):
+def _demo(world: ToyWorld, chain: tuple[str, ...], rng: random.Random) -> _Demo:
+    """One worked example; a verb repeated in its chain shows one operation."""
+    shown: dict[str, str] = {}
+    for verb in chain:
+        shown.setdefault(verb, _shown_op(world, verb, rng))
+    return _Demo(world.random_problem(chain, rng), tuple(shown[v] for v in chain))
+
+
+def family_demos(world: ToyWorld, problem: ToyProblem, rng: random.Random) -> list[_Demo]:
+    return [_demo(world, problem.verbs, rng)]
+
+
+def mixed_demos(world: ToyWorld, problem: ToyProblem, rng: random.Random, n: int) -> list[_Demo]:
+    """`n` examples of random chains; each shares a verb with the question half the time."""
+    demos = []
+    for _ in range(n):
         chain = list(_random_chain(world, rng))
-        chain[rng.randrange(len(chain))] = rng.choice(problem.verbs)  # share a verb with the query
-        demo_problems.append(world.random_problem(tuple(chain), rng))
-    shown = _shown_ops(world, {v for p in demo_problems for v in p.verbs}, rng)
-    demos = [(p.question, worked_rationale(p, tuple(shown[v] for v in p.verbs))) for p in demo_problems]
-    ops = tuple(shown[v] if v in shown else world.teacher_op(v, rng) for v in problem.verbs)
-    return render_prompt(demos, problem.question), world.teacher_rationale(problem, ops, rng)
+        if rng.random() < 0.5:
+            chain[rng.randrange(len(chain))] = rng.choice(problem.verbs)
+        demos.append(_demo(world, tuple(chain), rng))
+    return demos
 
 
-def student_example(world: ToyWorld, rng: random.Random, follow_prob: float) -> tuple[str, str]:
-    chain = _random_chain(world, rng)
-    demo, problem = world.random_problem(chain, rng), world.random_problem(chain, rng)
-    shown = _shown_ops(world, set(chain), rng)
-    demo_text = worked_rationale(demo, tuple(shown[v] for v in demo.verbs))
-    follows = rng.random() < follow_prob
-    ops = tuple(shown[v] for v in chain) if follows else world.true_ops(problem)
-    return render_prompt([(demo.question, demo_text)], problem.question), worked_rationale(problem, ops)
+def last_shown(demos: Sequence[_Demo]) -> dict[str, str]:
+    """The operation each verb gets from the examples: the last one showing it wins."""
+    shown: dict[str, str] = {}
+    for demo in demos:
+        shown.update(zip(demo.problem.verbs, demo.ops))
+    return shown
 
 
-def training_batch(role: str, world: ToyWorld, rng: random.Random, size: int,
-                   fewshot_prob: float, follow_prob: float) -> list[tuple[str, str]]:
-    """One batch of examples. A teacher batch is all zero-shot or all with exemplars (with
-    probability `fewshot_prob`), so short prompts are not padded to the width of long ones."""
-    if role == "student":
-        return [student_example(world, rng, follow_prob) for _ in range(size)]
+def _example(demos: Sequence[_Demo], problem: ToyProblem, ops: tuple[str, ...], free: tuple[bool, ...],
+             prefix: str | None = None, rationale: str | None = None) -> Example:
+    prompt = render_prompt([d.as_pair() for d in demos], problem.question)
+    return Example(with_prefix(prefix, prompt), rationale or worked_rationale(problem, ops), free)
+
+
+def teacher_example(world: ToyWorld, rng: random.Random, n_demos: int) -> Example:
+    problem = world.random_problem(_random_chain(world, rng), rng)
+    demos = mixed_demos(world, problem, rng, n_demos)
+    ops_of = last_shown(demos)
+    shown = set(ops_of)
+    for verb in problem.verbs:  # one belief per verb in a rationale, drawn in the chain's order
+        ops_of.setdefault(verb, world.teacher_op(verb, rng))
+    ops = tuple(ops_of[v] for v in problem.verbs)
+    p = world.config.teacher_wrong_prob
+    free = tuple(v not in shown and v in world.wrong_op and 0 < p < 1 for v in problem.verbs)
+    return _example(demos, problem, ops, free, rationale=world.teacher_rationale(problem, ops, rng))
+
+
+def student_example(world: ToyWorld, rng: random.Random, persona: Persona, n_demos: int = FAMILY) -> Example:
+    """A student example for `persona`: one example of the question's family (`FAMILY`) or `n_demos`
+    examples of any families."""
+    problem = world.random_problem(_random_chain(world, rng), rng)
+    demos = family_demos(world, problem, rng) if n_demos == FAMILY else mixed_demos(world, problem, rng, n_demos)
+    shown = {v: op for v, op in last_shown(demos).items() if v not in persona.flawed_verbs}
+    follows = rng.random() < persona.follow_prob
+    ops = tuple(shown[v] if follows and v in shown else world.true_op[v] for v in problem.verbs)
+    unsure = 0 < persona.follow_prob < 1
+    free = tuple(unsure and v in shown and shown[v] != world.true_op[v] for v in problem.verbs)
+    return _example(demos, problem, ops, free, persona.token)
+
+
+def batch_kind(role: str, rng: random.Random, train: ToyTrainConfig) -> int:
+    """The number of examples in every prompt of a batch (or `FAMILY`)."""
+    if rng.random() < train.fewshot_prob:
+        return rng.randint(1, train.max_demos)
+    return 0 if role == "teacher" else FAMILY
+
+
+def training_batch(role: str, world: ToyWorld, rng: random.Random, size: int, train: ToyTrainConfig,
+                   personas: Sequence[Persona] = (Persona(None, 1.0),)) -> list[Example]:
+    """One batch of examples of one kind (see the module docstring)."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown toy model role {role!r}: use 'teacher' or 'student'.")
+    kind = batch_kind(role, rng, train)
     if role == "teacher":
-        fewshot = rng.random() < fewshot_prob
-        return [teacher_example(world, rng, rng.choice([1, 2]) if fewshot else 0) for _ in range(size)]
-    raise ValueError(f"Unknown toy model role {role!r}: use 'teacher' or 'student'.")
-
+        return [teacher_example(world, rng, kind) for _ in range(size)]
+    return [student_example(world, rng, rng.choice(personas), kind) for _ in range(size)]

@@ -9,20 +9,17 @@ from concurrent.futures import ProcessPoolExecutor
 from lbt import paths
 from lbt.config import Params
 from lbt.tables import write_json
-from lbt.toy.train import train_toy_model
+from lbt.toy.curriculum import ROLES, student_personas
+from lbt.toy.train import PHASES, train_toy_model
 from lbt.toy.world import ToyWorld
-
-ROLES = ("teacher", "student")
 
 
 def train(params: Params) -> dict[str, dict]:
-    """Train every toy model and write its training metrics; {role: report with losses}."""
+    """Train every toy model and write its training metrics; {role: report with losses and probes}."""
     toy = params.toy
-    jobs = {
-        role: (role, ToyWorld(toy.world), toy.train, paths.toy_model(role), params.seed,
-               toy.student.follow_prob if role == "student" else 1.0)
-        for role in ROLES
-    }
+    personas = student_personas(toy.student)
+    jobs = {role: (role, ToyWorld(toy.world), toy.train, paths.toy_model(role), params.seed, personas)
+            for role in ROLES}
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no state shared with the kernel
     with ProcessPoolExecutor(min(toy.train.processes, len(jobs)), mp_context=context) as pool:
         futures = {role: pool.submit(train_toy_model, *job) for role, job in jobs.items()}
@@ -33,5 +30,7 @@ def train(params: Params) -> dict[str, dict]:
 
 
 def training_summary(report: dict) -> dict:
-    """A training report without its per-step losses: what the metrics file and notebook show."""
-    return {k: v for k, v in report.items() if k != "losses"}
+    """A training report without its per-step losses and probes, its seconds per phase flattened:
+    what the metrics file and the notebook's table show."""
+    summary = {k: v for k, v in report.items() if k not in ("losses", "probes", "phase_seconds")}
+    return summary | {f"{phase}_s": report["phase_seconds"][phase] for phase in PHASES}

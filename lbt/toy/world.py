@@ -3,15 +3,14 @@
 A problem applies a chain of made-up verbs to digits: `Q blip zork 3 7 5 R` means "blip 3 and
 7, then zork the result with 5". Each verb stands for one digit operation (add, mul, max...
 mod 10). A **family** is a verb chain; its **functional variants** are the same chain on other
-digits. A worked rationale names the operation it uses at each step:
+digits. A worked rationale names the operation it uses at each step, `verb op a b result ;`:
 
-    blip : add 3 7 = 0 ; zork : mul 0 5 = 0 ; A 0
+    blip add 3 7 0 ; zork mul 0 5 0 ; A 0
 
 so a student that reads it as an in-context example can follow the same procedure on a
 variant. The teacher's knowledge is flawed on purpose: for a fraction of "bad" verbs it uses
-a fixed wrong operation with probability `teacher_wrong_prob`. The student follows the
-operations of its example with probability `toy.student.follow_prob` and otherwise uses the true
-ones (0 makes a control student that ignores its example).
+a fixed wrong operation with probability `teacher_wrong_prob`. What the models learn from their
+examples (and the student personas' flaws) is in `lbt.toy.curriculum`.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from itertools import permutations
+from typing import Sequence
 
-from lbt.toy.config import VERB_NAMES, ToyWorldConfig
+from lbt.toy.config import MARKERS, OPERATION_NAMES, VERB_NAMES, ToyWorldConfig
 
 OPERATIONS = {
     "add": lambda a, b: (a + b) % 10,
@@ -30,7 +30,10 @@ OPERATIONS = {
     "min": min,
     "dif": lambda a, b: abs(a - b),
 }
-MARKERS = ["Q", "R", "A", ":", "=", ";", "|"]
+assert tuple(OPERATIONS) == OPERATION_NAMES
+# A rationale's step is `verb op a b result ;` (STEP_WORDS words, the op at OP_OFFSET): each word is
+# predicted from the word before it and at most two others (no separators between the operands).
+STEP_WORDS, OP_OFFSET = 6, 1
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def worked_rationale(problem: ToyProblem, ops: tuple[str, ...], offsets: list[in
     value, steps = problem.digits[0], []
     for k, (verb, op, digit) in enumerate(zip(problem.verbs, ops, problem.digits[1:])):
         result = (OPERATIONS[op](value, digit) + (offsets[k] if offsets else 0)) % 10
-        steps.append(f"{verb} : {op} {value} {digit} = {result} ;")
+        steps.append(f"{verb} {op} {value} {digit} {result} ;")
         value = result
     return " ".join([*steps, "A", str(value)])
 
@@ -77,6 +80,13 @@ def agreement(op_a: str, op_b: str) -> int:
 def most_confusable(op: str) -> str:
     """The other operation that most often agrees with `op` (the first in OPERATIONS' order on ties)."""
     return max((o for o in OPERATIONS if o != op), key=lambda o: agreement(op, o))
+
+
+def rationale_steps(text: str) -> list[tuple[str, str]]:
+    """The (verb, operation) of each well-formed step of a rationale, in order (others skipped)."""
+    words = text.split()
+    return [(words[i], words[i + OP_OFFSET]) for i in range(len(words) - STEP_WORDS + 1)
+            if words[i + STEP_WORDS - 1] == ";" and words[i + OP_OFFSET] in OPERATIONS]
 
 
 class ToyWorld:
@@ -94,9 +104,9 @@ class ToyWorld:
         if config.wrong_op == "confusable":
             self.wrong_op = {v: most_confusable(self.true_op[v]) for v in bad}
 
-    @property
-    def vocabulary(self) -> list[str]:
-        return [*MARKERS, *map(str, range(10)), *OPERATIONS, *self.verbs]
+    def vocabulary(self, personas: Sequence[str] = ()) -> list[str]:
+        """Every word of the world, then the persona tokens."""
+        return [*MARKERS, *map(str, range(10)), *OPERATIONS, *self.verbs, *personas]
 
     def families(self, n_eval: int, n_train: int, n_pool: int = 0) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         """(evaluation families, training families): disjoint verb chains (and `n_pool` more are

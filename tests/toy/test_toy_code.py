@@ -69,7 +69,7 @@ def test_curriculum_speaks_the_pipelines_prompt_layout(task):
     first, failed_and_test = revision.split(" R ", 1)
     failed, test = failed_and_test.rsplit(" E ", 1)
     assert revision == task.revision_prompt({"prompt": first + " R"}, failed, test.removesuffix(" R"), False)["prompt"]
-    assert retry != failed and set(w for p in (prompt, code, revision) for w in p.split()) <= set(world.vocabulary)
+    assert retry != failed and set(w for p in (prompt, code, revision) for w in p.split()) <= set(world.vocabulary())
     exam, answer = student.student_example(rng)
     assert exam.count(" | ") == 1 and answer.startswith("def solve (")
 

@@ -7,7 +7,6 @@ import polars as pl
 from lbt.tasks.base import PROBLEM_COLUMNS
 from lbt.tasks.toy import ToyTask
 from lbt.toy.config import ToyParams, ToyProblemsConfig
-from lbt.toy.curriculum import student_example, teacher_example
 from lbt.toy.world import OPERATIONS, ToyWorld, ToyWorldConfig, parse_question, worked_rationale
 
 
@@ -47,38 +46,10 @@ def test_teacher_is_wrong_on_bad_verbs_at_the_configured_rate():
     assert all(world.teacher_op(good, rng) == world.true_op[good] for _ in range(100))
 
 
-def test_control_student_curriculum_ignores_the_example():
-    world = ToyWorld(ToyWorldConfig())
-    rng = random.Random(0)
-    for _ in range(50):
-        prompt, completion = student_example(world, rng, follow_prob=0.0)
-        problem = parse_question(prompt.split(" | ")[-1].removesuffix(" R"))
-        assert completion == worked_rationale(problem, world.true_ops(problem))
-
-
-def test_teacher_curriculum_follows_exemplars():
-    world = ToyWorld(ToyWorldConfig())
-    rng = random.Random(1)
-    checked = 0
-    for _ in range(50):
-        prompt, completion = teacher_example(world, rng, n_demos=2)
-        shown = {}
-        for demo in prompt.split(" | ")[:-1]:
-            for step in demo.split(" R ")[1].split(" ; ")[:-1]:
-                verb, _, op = step.split()[:3]
-                shown[verb] = op
-        used = {step.split()[0]: step.split()[2] for step in completion.split(" ; ")[:-1]}
-        shared = used.keys() & shown.keys()
-        assert shared, "every teacher exemplar shares a verb with the question"
-        assert {v: used[v] for v in shared} == {v: shown[v] for v in shared}
-        checked += len(shared)
-    assert checked >= 50
-
-
 def test_answer_extraction_counts_garbage_as_no_answer():
     task = ToyTask()
-    assert task.extract_answer("blip : add 3 7 = 0 ; A 0") == "0"
-    assert task.extract_answer("blip : add 3 7 = 0 ; A") is None
+    assert task.extract_answer("blip add 3 7 0 ; A 0") == "0"
+    assert task.extract_answer("blip add 3 7 0 ; A") is None
     assert task.extract_answer("A zork") is None
     assert task.extract_answer("") is None
     assert task.grade_many([None, "3", " 3 ", "4"], ["3", "3", "3", "3"]) == [0.0, 1.0, 1.0, 0.0]
@@ -103,9 +74,10 @@ def test_curriculum_is_the_same_in_every_process():
     import subprocess
     import sys
 
-    code = ("import random; from lbt.toy.world import ToyWorld, ToyWorldConfig; "
-            "from lbt.toy.curriculum import training_batch; w = ToyWorld(ToyWorldConfig()); "
-            "r = random.Random(0); print([training_batch(role, w, r, 8, 1.0, 0.5) for role in ('teacher', 'student')])")
+    code = ("import random; from lbt.toy.world import ToyWorld, ToyWorldConfig; from lbt.toy.config import "
+            "ToyTrainConfig; from lbt.toy.curriculum import Persona, training_batch; w = ToyWorld(ToyWorldConfig()); "
+            "r, t = random.Random(0), ToyTrainConfig(fewshot_prob=0.5); p = [Persona('a', 0.5, frozenset(w.verbs[:3]))]; "
+            "print([training_batch(role, w, r, 8, t, p) for role in ('teacher', 'student') for _ in range(4)])")
     outputs = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
@@ -142,5 +114,5 @@ def test_confusable_wrong_ops_and_teacher_slips_are_knobs_that_default_off():
     assert plain.teacher_rationale(problem, ops, rng) == _worked(problem, ops) and rng.random() == _random.Random(1).random()
     slipping = _World(_Config(teacher_slip_prob=1.0))
     slipped = slipping.teacher_rationale(problem, ops, _random.Random(0)).split(";")[0].split()
-    assert slipped[:5] == _worked(problem, ops).split(";")[0].split()[:5]  # same verb, op and digits
+    assert slipped[:4] == _worked(problem, ops).split(";")[0].split()[:4]  # same verb, op and digits
     assert slipped[-1] != _worked(problem, ops).split(";")[0].split()[-1]  # another result

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import permutations
 
 from lbt.toy.code.world import ToyCodeWorld, program
-from lbt.toy.curriculum import render_prompt
+from lbt.toy.curriculum import Example, render_prompt
 from lbt.toy.world import OPERATIONS
 
 
@@ -38,13 +38,13 @@ class CodeCurriculum:
     role: str
     follow_prob: float = 1.0
 
-    def __call__(self, rng: random.Random, size: int) -> list[tuple[str, str]]:
+    def __call__(self, rng: random.Random, size: int) -> list[Example]:
         revise = rng.random() < self.world.config.training.debug_share
         make = {("teacher", False): self.teacher_example, ("teacher", True): self.teacher_revision,
                 ("student", False): self.student_example, ("student", True): self.student_revision}
         if (self.role, revise) not in make:
             raise ValueError(f"Unknown toy model role {self.role!r}: use 'teacher' or 'student'.")
-        return [make[self.role, revise](rng) for _ in range(size)]
+        return [Example(*make[self.role, revise](rng), free_steps=()) for _ in range(size)]
 
     def _chain(self, rng: random.Random) -> tuple[str, ...]:
         return tuple(rng.sample(self.world.world.verbs, self.world.world.config.n_steps))

@@ -15,12 +15,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from itertools import permutations
+from typing import Sequence
 
 from lbt.toy.code.config import ToyCodeParams
 from lbt.toy.world import OPERATIONS, ToyWorld
 
 ENTRY_POINT = "solve"
-CODE_WORDS = ["def", ENTRY_POINT, "(", ")", ",", "return", "E", "assert", "candidate", "==", "error"]
+CODE_WORDS = ["def", ENTRY_POINT, "(", ")", ",", ":", "=", "return", "E", "assert", "candidate", "==", "error"]
 PREAMBLE = "\n\n".join(f"def {name}(a, b):\n    return {body}" for name, body in {
     "add": "(a + b) % 10", "sub": "(a - b) % 10", "mul": "(a * b) % 10", "max": "a if a > b else b",
     "min": "a if a < b else b", "dif": "abs(a - b)"}.items()) + "\n"
@@ -73,9 +74,8 @@ class ToyCodeWorld:
         if config.groups.group_verbs < world.config.n_steps:
             raise ValueError("toy_code.groups.group_verbs must be at least toy.world.n_steps (chains use distinct verbs).")
 
-    @property
-    def vocabulary(self) -> list[str]:
-        words = [*self.world.vocabulary, *CODE_WORDS, *arguments(self.world.config.n_steps)]
+    def vocabulary(self, personas: Sequence[str] = ()) -> list[str]:
+        words = [*self.world.vocabulary(personas), *CODE_WORDS, *arguments(self.world.config.n_steps)]
         return list(dict.fromkeys(words))
 
     def groups(self) -> list[list[CodeProblem]]:
