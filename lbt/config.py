@@ -28,11 +28,13 @@ SECTIONS: dict[str, str] = {
     "toy": "lbt.toy.config:ToyParams",
     "math": "lbt.tasks.math.config:MathParams",
     "code": "lbt.tasks.code.config:CodeParams",
+    "classify": "lbt.tasks.classify.config:ClassifyParams",
     "teachers": "lbt.engines.config:NamedModels",
     "students": "lbt.engines.config:NamedModels",
     "rationales": "lbt.teaching.config:RationaleParams",
     "exam": "lbt.teaching.config:ExamParams",
     "selection": "lbt.methods.m1.config:SelectionParams",
+    "m3": "lbt.methods.m3.config:M3Params",
 }
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")

@@ -86,3 +86,15 @@ SELECTION_METRICS = METRICS / "selection.json"
 
 def figure(name: str) -> Path:
     return FIGURES / f"{name}.png"
+
+
+# -- M3 -------------------------------------------------------------------------------------------
+
+M3 = DATA / "m3"
+M3_TABLES = ("sets", "failures", "reflections", "scores")  # one Parquet file each, rows per iteration
+M3_METRICS = METRICS / "m3.json"
+M3_FIGURE = "m3_heldout"  # the held-out score per iteration, mean ± SE per student setting
+
+
+def m3_table(name: str) -> Path:
+    return M3 / f"{name}.parquet"

@@ -87,6 +87,8 @@ class Task(ABC):
     grouping_modes: tuple[GroupingMode, ...] = ("exact",)
     # Columns of the problems table that describe a problem (accuracy is broken down by them).
     descriptive_columns: tuple[str, ...] = ()
+    # Binary tasks: the answer of the positive class (F1 is measured on it); None otherwise.
+    positive_answer: str | None = None
 
     def summary(self) -> str:
         """One Markdown paragraph on the task's setup for the report (default: none)."""

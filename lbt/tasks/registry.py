@@ -9,7 +9,7 @@ from lbt.tasks.base import Task
 if TYPE_CHECKING:
     from lbt.config import Params
 
-TaskName = Literal["toy", "math", "code"]
+TaskName = Literal["toy", "math", "code", "classify"]
 
 
 def make_task(params: "Params") -> Task:
@@ -26,4 +26,8 @@ def make_task(params: "Params") -> Task:
         from lbt.tasks.code import CodeTask
 
         return CodeTask(params.code)
+    if params.task == "classify":
+        from lbt.tasks.classify import ClassifyTask
+
+        return ClassifyTask(params.classify)
     raise ValueError(f"Unknown task {params.task!r}.")

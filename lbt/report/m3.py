@@ -1,0 +1,53 @@
+"""M3's section of the report: the Table-5-style table (teacher's held-out score per student
+setting and iteration, mean ± SE over runs), proposal outcomes, and a few reflections beside
+the failures that prompted them."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lbt import paths
+from lbt.tables import read_json
+
+
+def heldout_table() -> pl.DataFrame:
+    """Rows: student settings; columns: iterations 0 … T; cells: mean ± SE in %."""
+    m = read_json(paths.M3_METRICS)
+    rows = []
+    for setting, by_iteration in m.get("heldout", {}).items():
+        cells = {f"iter {t}": f"{100 * v['mean']:.1f} ± {100 * v['se']:.1f}"
+                 for t, v in sorted(by_iteration.items(), key=lambda i: int(i[0]))}
+        rows.append({"students": setting, **cells, "gain": round(100 * m["gain"][setting], 1)})
+    return pl.DataFrame(rows)
+
+
+def proposal_table() -> pl.DataFrame:
+    """How many proposals became candidate sets, and why the others were dropped."""
+    counts = read_json(paths.M3_METRICS).get("proposals", {})
+    return pl.DataFrame({"status": list(counts), "proposals": list(counts.values())})
+
+
+def reflection_examples(n: int = 3) -> pl.DataFrame:
+    """The first `n` reflections of the first run that led to a set which survived, each beside
+    the failures it looked at (student, question, gold, the student's answer)."""
+    reflections = pl.read_parquet(paths.m3_table("reflections"))
+    if reflections.is_empty():
+        return reflections
+    sets = pl.read_parquet(paths.m3_table("sets")).filter(pl.col("kept")).select(
+        "setting", "run", "iteration", child_id="set_id")
+    chosen = reflections.join(sets, on=["setting", "run", "iteration", "child_id"], how="semi")
+    chosen = (chosen if chosen.height else reflections).filter(pl.col("run") == pl.col("run").min())
+    chosen = chosen.unique(["setting", "iteration", "parent_id", "reflection"], keep="first", maintain_order=True)
+    chosen = chosen.group_by("setting", maintain_order=True).head(max(1, n // max(1, chosen["setting"].n_unique())))
+    failures = pl.read_parquet(paths.m3_table("failures")).with_columns(
+        failure_id=pl.format("{}:{}", "student", "problem_id"))
+    rows = []
+    for r in chosen.head(n).iter_rows(named=True):
+        shown = failures.filter((pl.col("setting") == r["setting"]) & (pl.col("run") == r["run"])
+                                & (pl.col("iteration") == r["iteration"]) & (pl.col("set_id") == r["parent_id"])
+                                & pl.col("failure_id").is_in(r["failure_ids"])).unique("failure_id", maintain_order=True)
+        text = "\n".join(f"{f['student']}: {f['question'][:160]} → answered {f['answer']} (gold {f['gold']})"
+                         for f in shown.iter_rows(named=True))
+        rows.append({"students": r["setting"], "iteration": r["iteration"], "failures": text,
+                     "reflection": r["reflection_text"][:600], "status": r["status"]})
+    return pl.DataFrame(rows)
