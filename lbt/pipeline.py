@@ -39,8 +39,11 @@ TASK_SECTIONS = {
     "toy": {"problems": ["toy.world", "toy.problems"], "answers": [], "report": ["toy"]},
     "math": {"problems": ["math"], "answers": ["math"], "report": ["math"]},
     "code": {"problems": ["code"], "answers": ["code"], "report": ["code"]},
+    "classify": {"problems": ["classify"], "answers": ["classify"], "report": ["classify"]},
 }
-TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math", "code": "lbt.tasks.code"}
+TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math", "code": "lbt.tasks.code",
+                "classify": "lbt.tasks.classify"}
+M1_TASKS = ("toy", "math", "code")  # tasks with teaching problems and exams: the M1 stages run on them
 BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
 # Modules whose imports inside functions pick one of several implementations by params: the
 # graph follows only the implementation a stage uses (its task, its models' backends).
@@ -74,13 +77,26 @@ def stages_for(raw: dict) -> list[Stage]:
     stages = [Stage("prepare", "tasks/prepare", ["task", *sections["problems"]], outs=[str(paths.PROBLEMS)])]
     if task == "toy":
         stages.append(_train_stage())
-    stages += [_rationales_stage(t, m, sections["answers"]) for t, m in teachers.items()]
-    stages += [_exams_stage(t, s, m, sections["answers"]) for t in teachers for s, m in students.items()]
+    if task in M1_TASKS:
+        stages += _m1_stages(teachers, students, sections["answers"])
+    if "m3" in raw:
+        stages.append(_m3_stage(raw, sections["answers"]))
+    if task in M1_TASKS:
+        pairs = [(t, s) for t in teachers for s in students]
+        stages.append(_report_stage(list(teachers), pairs, sections["report"], "m3" in raw))
+    else:
+        stages.append(_m3_report_stage(sections["report"]))
+    return stages
+
+
+def _m1_stages(teachers: dict, students: dict, answers: list[str]) -> list[Stage]:
+    """Teacher rationales, student exams, LbT scores and M1's selection."""
+    stages = [_rationales_stage(t, m, answers) for t, m in teachers.items()]
+    stages += [_exams_stage(t, s, m, answers) for t in teachers for s, m in students.items()]
     pairs = [(t, s) for t in teachers for s in students]
     stages.append(Stage("scores", "teaching/scores", ["teachers", "students"],
                         deps=[str(paths.exams(t, s)) for t, s in pairs], outs=[str(paths.lbt_scores())]))
-    stages.append(_select_stage(list(teachers), sections["answers"]))
-    stages.append(_report_stage(list(teachers), pairs, sections["report"]))
+    stages.append(_select_stage(list(teachers), answers))
     return stages
 
 
@@ -120,14 +136,36 @@ def _select_stage(teachers: list[str], answers: list[str]) -> Stage:
     )
 
 
-def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str]) -> Stage:
+def _m3_stage(raw: dict, answers: list[str]) -> Stage:
+    """M3's loop: every student setting side by side; runs the teacher and each setting's models."""
+    m3, teachers, students = raw.get("m3") or {}, raw.get("teachers") or {}, raw.get("students") or {}
+    names = [m3.get("teacher") or next(iter(teachers), None)]
+    names += [n for members in (m3.get("settings") or {}).values() for n in members]
+    known = {**students, **teachers}
+    models = list({n: known[n] for n in names if n in known}.values())
+    return Stage("m3", "m3/m3", ["task", *answers, "seed", "cache_path", "teachers", "students", "m3"],
+                 deps=[str(paths.PROBLEMS)], outs=[str(paths.m3_table(t)) for t in paths.M3_TABLES],
+                 metrics=[str(paths.M3_METRICS)], plots=[str(paths.figure(paths.M3_FIGURE))], models=models)
+
+
+M3_REPORT_DEPS = [*(str(paths.m3_table(t)) for t in paths.M3_TABLES), str(paths.M3_METRICS)]
+
+
+def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str], m3: bool) -> Stage:
     deps = [str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN), str(paths.SELECTION_METRICS),
             str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
             *(str(paths.rationales_metrics(t)) for t in teachers),
             *(str(paths.exams_metrics(t, s)) for t, s in pairs)]
     return Stage("report", "report/report",
-                 ["task", *task_sections, "teachers", "students", "rationales", "exam", "selection"],
-                 deps=deps, html=str(paths.REPORT_HTML))
+                 ["task", *task_sections, "teachers", "students", "rationales", "exam", "selection",
+                  *(["m3"] if m3 else [])],
+                 deps=deps + (M3_REPORT_DEPS if m3 else []), html=str(paths.REPORT_HTML))
+
+
+def _m3_report_stage(task_sections: list[str]) -> Stage:
+    """The report of a task without M1 (classification): M3's section only."""
+    return Stage("report", "report/m3", ["task", *task_sections, "teachers", "students", "m3"],
+                 deps=M3_REPORT_DEPS, html=str(paths.REPORT_HTML))
 
 
 # -- code dependencies: the import graph ----------------------------------------------------------

@@ -51,3 +51,30 @@ def reflection_examples(n: int = 3) -> pl.DataFrame:
         rows.append({"students": r["setting"], "iteration": r["iteration"], "failures": text,
                      "reflection": r["reflection_text"][:600], "status": r["status"]})
     return pl.DataFrame(rows)
+
+
+INTRO = (
+    "## M3: exemplar refinement (cf. the paper's Table 5)\n\n"
+    "The teacher's held-out {metric} (%) with the best exemplar set after each iteration (iteration 0: the best "
+    "initial set), mean ± standard error over {runs} runs, for each student setting: the students whose "
+    "failures the teacher studied. Settings of one run start from the same sets and see the same minibatches."
+)
+
+
+def show_section() -> None:
+    """Displays M3's report section (in a notebook)."""
+    from IPython.display import Image, Markdown, display
+
+    from lbt.notebook import table
+
+    m = read_json(paths.M3_METRICS)
+    metric = "F1 of the positive class" if m.get("metric") == "f1" else "accuracy"
+    display(Markdown(INTRO.format(metric=metric, runs=m.get("runs", "?"))))
+    display(table(heldout_table(), f"Teacher's held-out {metric} (%)"))
+    display(Image(paths.figure(paths.M3_FIGURE)))
+    calls = m.get("calls_per_iteration", {})
+    display(Markdown("Samples asked for per iteration of one run: " + ", ".join(f"{k} {v}" for k, v in calls.items())
+                     + ". Proposals, and why some were dropped:"))
+    display(table(proposal_table()))
+    display(Markdown("### Reflections beside the failures that prompted them"))
+    display(table(reflection_examples(), decimals=0))
