@@ -29,16 +29,17 @@ def drive(loops: list[Loop], engines: dict[str, Engine], desc: str = "m3") -> li
         merged: dict[str, list[GenerationRequest]] = {}
         for calls in pending.values():
             for model, requests in calls.items():
-                merged.setdefault(model, []).extend(requests)
+                if requests:
+                    merged.setdefault(model, []).extend(requests)
         outputs = {m: engines[m].generate(reqs, desc=f"{desc} round {round_no}") for m, reqs in merged.items()}
         offsets = dict.fromkeys(outputs, 0)
         current, pending = pending, {}
         for i, calls in current.items():
             replies = {}
             for model, requests in calls.items():
-                start = offsets[model]
-                replies[model] = outputs[model][start : start + len(requests)]
-                offsets[model] += len(requests)
+                start = offsets.get(model, 0)
+                replies[model] = outputs[model][start : start + len(requests)] if requests else []
+                offsets[model] = start + len(requests)
             _advance(i, loops[i], replies, pending, results)
     return results
 
