@@ -21,6 +21,13 @@ def heldout_table() -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def vs_self_table() -> pl.DataFrame:
+    """Each setting's final held-out score minus the teacher-as-its-own-student's, same runs (paired)."""
+    rows = [{"students": setting, "vs": v["vs"], "difference (points)": f"{100 * v['mean']:+.1f} ± {100 * v['se']:.1f}"}
+            for setting, v in read_json(paths.M3_METRICS).get("vs_self", {}).items()]
+    return pl.DataFrame(rows)
+
+
 def proposal_table() -> pl.DataFrame:
     """How many proposals became candidate sets, and why the others were dropped."""
     counts = read_json(paths.M3_METRICS).get("proposals", {})
@@ -71,7 +78,11 @@ def show_section() -> None:
     metric = "F1 of the positive class" if m.get("metric") == "f1" else "accuracy"
     display(Markdown(INTRO.format(metric=metric, runs=m.get("runs", "?"))))
     display(table(heldout_table(), f"Teacher's held-out {metric} (%)"))
+    display(Markdown(f"With no exemplars at all the teacher scores {100 * m.get('heldout_zero_shot', 0):.1f}% on "
+                     f"the same {m.get('heldout_items', '?')} held-out items."))
     display(Image(paths.figure(paths.M3_FIGURE)))
+    if m.get("vs_self"):
+        display(table(vs_self_table(), "Final held-out score against the teacher as its own student, paired by run"))
     calls = m.get("calls_per_iteration", {})
     display(Markdown("Samples asked for per iteration of one run: " + ", ".join(f"{k} {v}" for k, v in calls.items())
                      + ". Proposals, and why some were dropped:"))

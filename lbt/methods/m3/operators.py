@@ -110,9 +110,8 @@ def parse_proposal(task: Task, text: str) -> list[Demo]:
     demos = []
     for body, label in _EXAMPLE.findall(text or ""):
         answer = task.extract_answer(label)
-        word = task.label_word(answer) if answer is not None and hasattr(task, "label_word") else label.strip()
         if body.strip() and answer is not None:
-            demos.append(Demo(body.strip(), word))
+            demos.append(Demo(body.strip(), task.label_word(answer)))
     return unique_demos(demos)
 
 
@@ -121,15 +120,15 @@ def _chat_or_raw(model: ModelConfig, text: str) -> dict:
 
 
 class LLMOperator:
+    """For binary classification tasks (lbt.tasks.classify): exemplars are (text, label word)."""
+
     def __init__(self, ctx: OperatorContext):
         self.ctx = ctx
 
     def _slots(self, parent: ExemplarSet) -> dict:
         task, size = self.ctx.task, self.ctx.params.exemplars
-        prompt = getattr(getattr(task, "config", None), "prompt", None)
-        return {"task": getattr(task, "instruction", task.name), "exemplars": format_exemplars(parent.demos),
-                "size": size, "per_class": size // 2, "positive": getattr(prompt, "positive", "Yes"),
-                "negative": getattr(prompt, "negative", "No")}
+        return {"task": task.instruction, "exemplars": format_exemplars(parent.demos), "size": size,
+                "per_class": size // 2, "positive": task.label_word("1"), "negative": task.label_word("0")}
 
     def run(self, jobs: list[Job]) -> OperatorRun:
         ctx, llm = self.ctx, self.ctx.params.llm

@@ -21,6 +21,8 @@ from lbt.methods.m3.driver import drive
 from lbt.methods.m3.loop import LoopContext, Record, refine
 from lbt.methods.m3.operators import OperatorContext, make_operator
 from lbt.methods.m3.plots import write_m3_plot
+from lbt.methods.m3.scoring import answer_requests, grade, score
+from lbt.methods.m3.sets import ExemplarSet
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Split, Task
 from lbt.tasks.registry import make_task
@@ -51,7 +53,10 @@ def check_task(params: Params, task: Task) -> None:
     if p.metric == "f1" and task.positive_answer is None:
         raise ParamsError(f"params.yaml: `m3.metric`: f1 needs a binary task (task {params.task} is not); use accuracy.")
     if p.operator == "toy" and params.task != "toy":
-        raise ParamsError(f"params.yaml: `m3.operator`: the toy operator works on the toy task only; use llm.")
+        raise ParamsError("params.yaml: `m3.operator`: the toy operator works on the toy task only; use llm.")
+    if p.operator == "llm" and params.task != "classify":
+        raise ParamsError(f"params.yaml: `m3.operator`: the llm operator writes labeled exemplars for the classify "
+                          f"task (task is {params.task}); use toy for the toy task.")
     if task.positive_answer is not None and p.exemplars % 2:
         raise ParamsError("params.yaml: `m3.exemplars` must be even for a binary task (sets are balanced).")
 
@@ -76,13 +81,41 @@ def m3_stage(params: Params) -> dict:
         ctx = LoopContext(task, p, params.seed, teacher, models, pool, heldout, operator)
         loops = [refine(ctx, setting, names, run) for setting, names in p.settings.items() for run in range(p.runs)]
         records: list[Record] = drive(loops, engines)
+        zero_shot = zero_shot_score(ctx, engines[teacher])
         generations = {name: engine.stats.as_dict() for name, engine in engines.items()}
     tables = write_tables(records)
     summary = heldout_summary(tables["scores"])
     metrics = m3_metrics(params, summary, tables, records, generations, heldout.height)
+    metrics["heldout_zero_shot"] = round(zero_shot, 4)
+    metrics["vs_self"] = paired_vs_self(params, tables["scores"], teacher)
     write_json(paths.M3_METRICS, metrics)
     write_m3_plot(summary, p.metric)
     return metrics
+
+
+def zero_shot_score(ctx: LoopContext, engine) -> float:
+    """The teacher's held-out score with no exemplars: what the sets are compared against."""
+    empty = ExemplarSet(())
+    requests = answer_requests(ctx.task, ctx.models[ctx.teacher], empty, ctx.heldout, ctx.params.answer, ctx.seed)
+    graded = grade(ctx.task, ctx.heldout, engine.generate(requests, desc="m3 zero-shot"))
+    return score(ctx.params.metric, graded, ctx.task.positive_answer)
+
+
+def paired_vs_self(params: Params, scores: pl.DataFrame, teacher: str) -> dict:
+    """Per setting: its final held-out score minus that of the teacher-as-its-own-student setting in
+    the same run (the runs are paired), mean ± SE over runs; {} without such a setting."""
+    own = [s for s, names in params.m3.settings.items() if names == [teacher]]
+    if not own:
+        return {}
+    final = scores.filter((pl.col("split") == "heldout") & (pl.col("iteration") == params.m3.iterations))
+    base = final.filter(pl.col("setting") == own[0]).select("run", base=pl.col("score"))
+    diffs = final.join(base, on="run").with_columns(diff=pl.col("score") - pl.col("base"))
+    out = {}
+    for (setting,), part in diffs.group_by(["setting"], maintain_order=True):
+        if setting != own[0]:
+            se = part["diff"].std() / math.sqrt(part.height) if part.height > 1 else 0.0
+            out[setting] = {"mean": round(part["diff"].mean(), 4), "se": round(se, 4), "vs": own[0]}
+    return out
 
 
 def write_tables(records: list[Record]) -> dict[str, pl.DataFrame]:

@@ -63,6 +63,8 @@ def test_tables_metrics_and_figure(fresh):
     assert scores.height == 3 * 2 * 3 * 2  # settings × runs × iterations 0..2 × (train, heldout)
     assert set(metrics["heldout"]) == {"self", "other", "both"}
     assert set(metrics["heldout"]["both"]) == {"0", "1", "2"}
+    assert 0 <= metrics["heldout_zero_shot"] <= 1
+    assert set(metrics["vs_self"]) == {"other", "both"} and metrics["vs_self"]["both"]["vs"] == "self"
     first = scores.filter((pl.col("iteration") == 0) & (pl.col("split") == "heldout"))
     assert first.group_by("run").agg(pl.col("score").n_unique())["score"].to_list() == [1, 1]  # paired settings
     sets = tables["sets"]
