@@ -17,7 +17,7 @@ def heldout_table() -> pl.DataFrame:
     for setting, by_iteration in m.get("heldout", {}).items():
         cells = {f"iter {t}": f"{100 * v['mean']:.1f} ± {100 * v['se']:.1f}"
                  for t, v in sorted(by_iteration.items(), key=lambda i: int(i[0]))}
-        rows.append({"students": setting, **cells, "gain": round(100 * m["gain"][setting], 1)})
+        rows.append({"students": setting, **cells, "gain (points)": round(100 * m["gain"][setting], 1)})
     return pl.DataFrame(rows)
 
 
