@@ -23,6 +23,8 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 class HFBackend:
     def __init__(self, config: HFModel):
         self.config = config
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)  # process-wide: the last model loaded sets it
         self._identity = f"hf:{folder_fingerprint(config.path)}:{config.dtype}"
         self.tokenizer = AutoTokenizer.from_pretrained(config.path, local_files_only=True)
         self.tokenizer.padding_side = "left"
