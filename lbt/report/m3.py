@@ -14,10 +14,12 @@ def heldout_table() -> pl.DataFrame:
     """Rows: student settings; columns: iterations 0 … T; cells: mean ± SE in %."""
     m = read_json(paths.M3_METRICS)
     rows = []
-    for setting, by_iteration in m.get("heldout", {}).items():
+    order = [s["name"] for s in m.get("settings", [])]  # as in params.yaml
+    for setting, by_iteration in sorted(m.get("heldout", {}).items(), key=lambda i: order.index(i[0])):
         cells = {f"iter {t}": f"{100 * v['mean']:.1f} ± {100 * v['se']:.1f}"
                  for t, v in sorted(by_iteration.items(), key=lambda i: int(i[0]))}
-        rows.append({"students": setting, **cells, "gain (points)": round(100 * m["gain"][setting], 1)})
+        members = next((" + ".join(s["models"]) for s in m["settings"] if s["name"] == setting), setting)
+        rows.append({"setting": setting, "students": members, **cells, "gain (points)": round(100 * m["gain"][setting], 1)})
     return pl.DataFrame(rows)
 
 

@@ -161,6 +161,7 @@ def m3_metrics(params: Params, summary: pl.DataFrame, tables: dict[str, pl.DataF
     status = tables["reflections"]["status"].value_counts() if tables["reflections"].height else pl.DataFrame()
     return {
         "metric": p.metric, "runs": p.runs, "iterations": last, "heldout_items": n_heldout,
+        "settings": [{"name": s, "models": names} for s, names in p.settings.items()],
         "heldout": heldout,
         "gain": {s: round(v[str(last)]["mean"] - v["0"]["mean"], 4) for s, v in heldout.items()},
         "calls_per_iteration": calls_per_iteration(records),
