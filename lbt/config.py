@@ -29,6 +29,7 @@ SECTIONS: dict[str, str] = {
     "math": "lbt.tasks.math.config:MathParams",
     "code": "lbt.tasks.code.config:CodeParams",
     "toy_code": "lbt.toy.code.config:ToyCodeParams",
+    "classify": "lbt.tasks.classify.config:ClassifyParams",
     "teachers": "lbt.engines.config:NamedModels",
     "students": "lbt.engines.config:NamedModels",
     "rationales": "lbt.teaching.config:RationaleParams",
@@ -36,6 +37,7 @@ SECTIONS: dict[str, str] = {
     "self_debug": "lbt.teaching.config:SelfDebugParams",
     "selection": "lbt.methods.m1.config:SelectionParams",
     "m2": "lbt.methods.m2.config:M2Params",
+    "m3": "lbt.methods.m3.config:M3Params",
 }
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")

@@ -132,3 +132,13 @@ def m2_model(pair_set: str, seed: int) -> Path:
 
 def m2_live(pair_set: str, seed: int) -> Path:
     return M2_LIVE / m2_run(pair_set, seed)
+# -- M3 -------------------------------------------------------------------------------------------
+
+M3 = DATA / "m3"
+M3_TABLES = ("sets", "failures", "reflections", "scores")  # one Parquet file each, rows per iteration
+M3_METRICS = METRICS / "m3.json"
+M3_FIGURE = "m3_heldout"  # the held-out score per iteration, mean ± SE per student setting
+
+
+def m3_table(name: str) -> Path:
+    return M3 / f"{name}.parquet"

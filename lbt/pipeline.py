@@ -42,9 +42,11 @@ TASK_SECTIONS = {
     "math": {"problems": ["math"], "answers": ["math"], "report": ["math"]},
     "code": {"problems": ["code"], "answers": ["code"], "report": ["code"]},
     "toy_code": {"problems": ["toy.world", "toy_code"], "answers": ["toy_code"], "report": ["toy", "toy_code"]},
+    "classify": {"problems": ["classify"], "answers": ["classify"], "report": ["classify"]},
 }
 TASK_MODULES = {"toy": "lbt.tasks.toy", "math": "lbt.tasks.math", "code": "lbt.tasks.code",
-                "toy_code": "lbt.tasks.toy_code"}
+                "toy_code": "lbt.tasks.toy_code", "classify": "lbt.tasks.classify"}
+M1_TASKS = ("toy", "math", "code", "toy_code")  # tasks with teaching problems and exams: the M1 stages run on them
 # Tasks whose tiny models are trained first (stage `train_toy`: notebook, sections it reads).
 TOY_TRAINING = {
     "toy": ("toy/train", ["seed", "toy.world", "toy.train", "toy.student"]),
@@ -88,6 +90,9 @@ def stages_for(raw: dict) -> list[Stage]:
     stages = [Stage("prepare", "tasks/prepare", ["task", *sections["problems"]], outs=[str(paths.PROBLEMS)])]
     if task in TOY_TRAINING:
         stages.append(_train_stage(*TOY_TRAINING[task]))
+    if task not in M1_TASKS:  # classification: M3 only
+        return stages + ([_m3_stage(raw, sections["answers"])] if "m3" in raw else []) + [
+            _m3_report_stage(sections["report"])]
     stages += [_rationales_stage(t, m, answers, debug[0]) for t, m in teachers.items()]
     stages += [_exams_stage(t, s, m, answers, debug[1]) for t in teacher_names for s, m in students.items()]
     pairs = [(t, s) for t in teacher_names for s in student_names]
@@ -101,8 +106,10 @@ def stages_for(raw: dict) -> list[Stage]:
         stages.append(_code_select_stage(teacher_names, answers))
     m2 = m2_stages(raw, sections["answers"]) if "m2" in raw else []
     stages += m2
+    if "m3" in raw:
+        stages.append(_m3_stage(raw, sections["answers"]))
     stages.append(_report_stage(teacher_names, pairs, [*sections["report"], *debug_reads],
-                                task in CODE_TASKS, m2))
+                                task in CODE_TASKS, m2, "m3" in raw))
     return stages
 
 
@@ -193,8 +200,23 @@ def _code_select_stage(teachers: list[str], answers: list[str]) -> Stage:
     )
 
 
+def _m3_stage(raw: dict, answers: list[str]) -> Stage:
+    """M3's loop: every student setting side by side; runs the teacher and each setting's models."""
+    m3, teachers, students = raw.get("m3") or {}, raw.get("teachers") or {}, raw.get("students") or {}
+    names = [m3.get("teacher") or next(iter(teachers), None)]
+    names += [n for members in (m3.get("settings") or {}).values() for n in members]
+    known = {**students, **teachers}
+    models = list({n: known[n] for n in names if n in known}.values())
+    return Stage("m3", "m3/m3", ["task", *answers, "seed", "cache_path", "teachers", "students", "m3"],
+                 deps=[str(paths.PROBLEMS)], outs=[str(paths.m3_table(t)) for t in paths.M3_TABLES],
+                 metrics=[str(paths.M3_METRICS)], plots=[str(paths.figure(paths.M3_FIGURE))], models=models)
+
+
+M3_REPORT_DEPS = [*(str(paths.m3_table(t)) for t in paths.M3_TABLES), str(paths.M3_METRICS)]
+
+
 def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str], code: bool,
-                  m2: list[Stage]) -> Stage:
+                  m2: list[Stage], m3: bool) -> Stage:
     deps = [str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN), str(paths.SELECTION_METRICS),
             str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
             *(str(paths.rationales_metrics(t)) for t in teachers),
@@ -206,8 +228,14 @@ def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sectio
         deps += [str(paths.CODE_SELECTIONS), str(paths.CODE_METRICS)]
     return Stage("report", "report/report",
                  ["task", *task_sections, "teachers", "students", "rationales", "exam", "selection",
-                  *(["m2"] if m2 else [])],
-                 deps=deps, html=str(paths.REPORT_HTML))
+                  *(["m2"] if m2 else []), *(["m3"] if m3 else [])],
+                 deps=deps + (M3_REPORT_DEPS if m3 else []), html=str(paths.REPORT_HTML))
+
+
+def _m3_report_stage(task_sections: list[str]) -> Stage:
+    """The report of a task without M1 (classification): M3's section only."""
+    return Stage("report", "report/m3", ["task", *task_sections, "teachers", "students", "m3"],
+                 deps=M3_REPORT_DEPS, html=str(paths.REPORT_HTML))
 
 
 # -- M2: teaching on the training split, pairs, DPO, evaluation ------------------------------------

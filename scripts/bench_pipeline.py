@@ -37,7 +37,18 @@ def figures(root: Path) -> dict:
         "teacher_generations": json.loads((m / "rationales_eval_teacher.json").read_text())["generations"],
         "student_generations": {f.stem.removeprefix("exams_eval_"): json.loads(f.read_text())["generations"]
                                 for f in sorted(m.glob("exams_eval_*.json"))},
+        "m3": _m3_figures(m / "m3.json"),
     }
+
+
+def _m3_figures(path: Path) -> dict | None:
+    """M3's held-out score per setting at the first and last iteration, its calls and generations."""
+    if not path.exists():
+        return None
+    m3 = json.loads(path.read_text())
+    keep = ("metric", "runs", "heldout_zero_shot", "gain", "vs_self", "calls_per_iteration", "proposals", "generations")
+    last = str(m3["iterations"])
+    return {"first_to_last": {s: [v["0"], v[last]] for s, v in m3["heldout"].items()}, **{k: m3.get(k) for k in keep}}
 
 
 def timed(root: Path, *cmd: str) -> tuple[float, set[str]]:

@@ -27,3 +27,10 @@ def tiny_student(tmp_path_factory, toy_world) -> Path:
     out = tmp_path_factory.mktemp("models") / "student"
     train_toy_model("student", toy_world, TINY_TRAIN, out, seed=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory, toy_world) -> Path:
+    out = tmp_path_factory.mktemp("models") / "teacher"
+    train_toy_model("teacher", toy_world, TINY_TRAIN, out, seed=0)
+    return out

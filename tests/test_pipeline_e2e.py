@@ -25,6 +25,7 @@ MICRO = {
     "toy.train.probe_every": 20, "toy.train.probe_size": 32, "rationales.num_rationales": 4,
     "selection.resample_sizes": [1, 2, 4], "selection.resample_trials": 5,
     "m2.num_rationales": 8, "m2.pairs.threshold": 0.0, "m2.dpo.batch_size": 4, "m2.dpo.max_length": 64,
+    "m3.iterations": 1, "m3.minibatch": 4, "m3.score_sample": 6, "m3.heldout": 10, "m3.runs": 2,
 }
 M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__alice", "exams_train-teacher__bob", "m2_pairs", "m2_train", "m2_evaluate"}
 
@@ -94,7 +95,7 @@ def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
         "check", "prepare", "train_toy", "rationales-teacher", "exams-teacher__alice", "exams-teacher__bob",
-        "adaptive-teacher__alice", "adaptive-teacher__bob", "scores", "select", "report"} | M2_STAGES
+        "adaptive-teacher__alice", "adaptive-teacher__bob", "scores", "select", "m3", "report"} | M2_STAGES
     sel = metrics(project, "selection")
     assert set(sel["accuracy"]["teacher"]) == {"alice", "bob", "alice+bob"}  # two personas and their group
     accuracy = sel["accuracy"]["teacher"]["alice+bob"]
@@ -108,7 +109,7 @@ def test_repro_runs_every_stage_and_writes_results(project):
         exams = metrics(project, f"exams_eval_teacher__{persona}")
         assert exams["n_exam_answers"] == 10 * 4 * 2 and exams["generations"]["from_cache"] == 0
     for nb in ("prepare", "train_toy", "rationales-teacher", "exams-teacher__alice",
-               "adaptive-teacher__alice", "scores", "select", "report"):
+               "adaptive-teacher__alice", "scores", "select", "m3", "report"):
         cells = json.loads((project / "reports" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert outputs, nb
@@ -118,6 +119,9 @@ def test_repro_runs_every_stage_and_writes_results(project):
     html = (project / "reports" / "report.html").read_text()
     assert "M1-MAX" in html and html.count("<img") >= 3  # selection, accuracy vs N, LbT-score histogram
     assert (project / "reports" / "figures" / "accuracy_vs_n.png").stat().st_size > 1000
+    m3 = metrics(project, "m3")
+    assert set(m3["heldout"]) == {"teacher", "alice", "alice+bob"} and m3["heldout_items"] == 10
+    assert "Table 5" in html and (project / "reports" / "figures" / "m3_heldout.png").stat().st_size > 1000
 
 
 def test_m2_stages_tune_and_evaluate_both_teachers(project):
@@ -170,7 +174,7 @@ def test_a_typo_in_a_key_no_stage_reads_stops_the_repro_before_any_stage(project
 # One module per room; the stages that must rerun when it changes come from the import graph.
 TOUCHED = ["lbt/methods/m2/dpo.py", "lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/teaching/exams.py", "lbt/teaching/scores.py",
            "lbt/toy/train.py", "lbt/tasks/toy.py", "lbt/engines/hf.py", "lbt/notebook.py",
-           "lbt/tasks/math/grade.py", "lbt/methods/m1/config.py"]
+           "lbt/tasks/math/grade.py", "lbt/methods/m1/config.py", "lbt/methods/m3/loop.py", "lbt/report/m3.py"]
 
 
 @pytest.mark.parametrize("module", TOUCHED)

@@ -23,6 +23,8 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 class HFBackend:
     def __init__(self, config: HFModel):
         self.config = config
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)  # process-wide: the last model loaded sets it
         self._identity = f"hf:{folder_fingerprint(config.path)}:{config.dtype}"
         self.tokenizer = AutoTokenizer.from_pretrained(config.path, local_files_only=True)
         self.tokenizer.padding_side = "left"
@@ -33,6 +35,8 @@ class HFBackend:
         ).to(config.device)
         self.model.eval()
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        config = self.model.config
+        self.max_positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
 
     @property
     def identity(self) -> str:
@@ -68,9 +72,20 @@ class HFBackend:
             else:
                 batches.append([i])
         for batch in batches:
-            outs = self._decode([samples[i] for i in batch], [texts[i] for i in batch])
-            results.update(zip(batch, outs))
+            fits = [i for i in batch if self._room(samples[i], texts[i]) > 0]
+            results.update((i, Completion(text="", n_tokens=0, finish_reason="length")) for i in batch if i not in fits)
+            if fits:
+                results.update(zip(fits, self._decode([samples[i] for i in fits], [texts[i] for i in fits])))
         return [results[i] for i in range(len(samples))]
+
+    def _room(self, sample: Sample, text: str) -> int:
+        """Tokens the model may generate after this prompt within its context (positions): a prompt
+        that fills the context gets an empty completion (a wrong answer, never a crash)."""
+        if self.max_positions is None:
+            return sample.request.max_tokens
+        chat = sample.request.messages is not None
+        length = len(self.tokenizer(text, add_special_tokens=not chat).input_ids)
+        return min(sample.request.max_tokens, self.max_positions - length)
 
     @torch.inference_mode()
     def _decode(self, samples: list[Sample], texts: list[str]) -> list[Completion]:
@@ -81,7 +96,7 @@ class HFBackend:
         mask = enc.attention_mask.to(self.config.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         generators = [torch.Generator().manual_seed(s.seed) for s in samples]
-        limits = [s.request.max_tokens for s in samples]
+        limits = [self._room(s, t) for s, t in zip(samples, texts)]
         tokens: list[list[int]] = [[] for _ in samples]
         done = [False] * len(samples)
         finish = ["length"] * len(samples)
@@ -106,6 +121,8 @@ class HFBackend:
                 break
             step_ids = chosen.unsqueeze(-1).to(self.config.device)
             step_pos = step_pos[:, -1:] + 1
+            if self.max_positions is not None:  # rows done at the context's end still run a step
+                step_pos = step_pos.clamp(max=self.max_positions - 1)
             mask = torch.cat([mask, torch.ones_like(step_ids)], dim=-1)
         return [self._completion(t, f, request.stop) for t, f in zip(tokens, finish)]
 

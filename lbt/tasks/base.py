@@ -92,6 +92,8 @@ class Task(ABC):
     # Whether the task can say why an answer fails (`feedback`), so models can revise it once
     # (self-debugging, `self_debug` in params.yaml).
     supports_feedback: bool = False
+    # Binary tasks: the answer of the positive class (F1 is measured on it); None otherwise.
+    positive_answer: str | None = None
 
     def summary(self) -> str:
         """One Markdown paragraph on the task's setup for the report (default: none)."""

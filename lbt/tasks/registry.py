@@ -9,7 +9,7 @@ from lbt.tasks.base import Task
 if TYPE_CHECKING:
     from lbt.config import Params
 
-TaskName = Literal["toy", "math", "code", "toy_code"]
+TaskName = Literal["toy", "math", "code", "toy_code", "classify"]
 
 
 def make_task(params: "Params") -> Task:
@@ -30,4 +30,8 @@ def make_task(params: "Params") -> Task:
         from lbt.tasks.toy_code import ToyCodeTask
 
         return ToyCodeTask(params.toy_code, params.toy.world if params.has("toy") else None)
+    if params.task == "classify":
+        from lbt.tasks.classify import ClassifyTask
+
+        return ClassifyTask(params.classify)
     raise ValueError(f"Unknown task {params.task!r}.")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lbt.engines.base import GenerationRequest
+from lbt.engines.base import Completion, GenerationRequest
 from lbt.engines.cache import RequestCache
 from lbt.engines.engine import Engine
 from lbt.engines.registry import make_engine
@@ -121,3 +121,22 @@ def test_close_releases_the_model_and_the_cache(tiny_student, tmp_path):
     assert engine.backend.model is None
     with pytest.raises(Exception, match="closed"):
         engine.cache.count()
+
+
+def test_threads_and_a_prompt_that_fills_the_context(tiny_student):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        backend = HFBackend(HFModel(name="s", path=str(tiny_student), threads=1))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    limit = backend.max_positions
+    long_prompt = " ".join(["Q"] * (limit + 5))  # longer than the model's positions: empty, never a crash
+    near_end = " ".join(["Q"] * (limit - 3))  # room for 3 tokens only
+    outs = backend.generate_samples([GenerationRequest(prompt=p, max_tokens=20, temperature=0).samples()[0]
+                                     for p in (long_prompt, near_end, "Q blip 1 2 R")])
+    assert outs[0] == Completion(text="", n_tokens=0, finish_reason="length")
+    assert outs[1].n_tokens <= 3
+    assert outs[2].n_tokens > 0
