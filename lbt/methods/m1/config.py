@@ -56,8 +56,8 @@ class SelectionParams(StrictModel):
         description="Students scored together, by group name: a TR's combined LbT score is the mean over all "
                     "the group's exam answers; each group is reported as a student of its own.",
     )
-    adaptive: AdaptiveParams = Field(default_factory=AdaptiveParams,
-                                     description="The adaptive exam budget, beside the full exam.")
+    adaptive: AdaptiveParams | None = Field(
+        None, description="The adaptive exam budget, beside the full exam (absent: no adaptive stages).")
     ties: Ties = Field("first_seen", description="Full ties go to the answer class seen first or last "
                        "(last_seen, with grouping `normalized`, is the original code's rule).")
 

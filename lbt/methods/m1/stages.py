@@ -40,7 +40,7 @@ def select_stage(params: Params) -> dict:
     problems = pl.read_parquet(paths.PROBLEMS)
     write_table(breakdown(picked, problems, task.descriptive_columns, SPLIT.tp_role), paths.BREAKDOWN)
     metrics = selection_metrics(acc, cands[headline], KEYS) | compute_metrics(params, cands[headline], ranked, curve)
-    if sel.adaptive.enabled:
+    if sel.adaptive is not None and sel.adaptive.enabled:
         metrics["adaptive"] = adaptive_summary(params, acc)
     if len(picks) > 1:
         metrics["accuracy_by_grouping"] = {
