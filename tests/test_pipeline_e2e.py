@@ -26,6 +26,7 @@ MICRO = {
     "selection.resample_sizes": [1, 2, 4], "selection.resample_trials": 5,
     "m2.num_rationales": 8, "m2.pairs.threshold": 0.0, "m2.dpo.batch_size": 4, "m2.dpo.max_length": 64,
     "m3.iterations": 1, "m3.minibatch": 4, "m3.score_sample": 6, "m3.heldout": 10, "m3.runs": 2,
+    "toy.student.personas.alice.flawed_verbs": ["blip"], "toy.student.personas.bob.flawed_verbs": ["zork"],
 }
 M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__alice", "exams_train-teacher__bob", "m2_pairs", "m2_train", "m2_evaluate"}
 
