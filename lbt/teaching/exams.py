@@ -64,7 +64,7 @@ def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pai
     (same prompts, same seeds), so they get the same score and cost one generation."""
     requests = exam_requests(task, chat, pairs, p, base_seed, [p.repeats] * pairs.height)
     outputs = engine.generate(requests, desc="exams")
-    gold_of = dict(zip(problems["problem_id"], task.golds(problems)))
+    gold_of = golds_by_id(task, problems)
     rows, golds = [], []
     keys = pairs.select("tp_id", "teacher", "sample", "ep_id").iter_rows()
     for (tp_id, teacher, sample, ep_id), completions in zip(keys, outputs):
@@ -73,6 +73,11 @@ def run_exam(task: Task, engine: Engine, chat: bool, problems: pl.DataFrame, pai
                          c.n_tokens))
             golds.append(gold_of[ep_id])
     return with_grades(pl.DataFrame(rows, schema=EXAM_SCHEMA, orient="row"), task, golds)
+
+
+def golds_by_id(task: Task, problems: pl.DataFrame) -> dict:
+    """Each problem's structured gold (`task.golds`), by problem id."""
+    return dict(zip(problems["problem_id"], task.golds(problems)))
 
 
 def exam_requests(task: Task, chat: bool, pairs: pl.DataFrame, p: ExamParams, base_seed: int,

@@ -18,7 +18,7 @@ from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
 from lbt.teaching.config import DEBUGGED, RationaleParams, SamplingParams
-from lbt.teaching.exams import configured_exam_pairs, exam_prompts, run_exam
+from lbt.teaching.exams import configured_exam_pairs, exam_prompts, golds_by_id, run_exam
 from lbt.teaching.names import self_debugging
 from lbt.teaching.rationales import generate_rationales
 from lbt.teaching.revision import revise
@@ -91,7 +91,7 @@ def exams(params: Params, teacher: str, student: str, split: str = "eval") -> pl
 
 
 def _exam_golds(task: Task, problems: pl.DataFrame, table: pl.DataFrame) -> list:
-    gold_of = dict(zip(problems["problem_id"], task.golds(problems)))
+    gold_of = golds_by_id(task, problems)
     return [gold_of[ep] for ep in table["ep_id"]]
 
 

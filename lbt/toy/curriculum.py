@@ -86,7 +86,7 @@ def _random_chain(world: ToyWorld, rng: random.Random) -> tuple[str, ...]:
     return tuple(rng.choice(world.verbs) for _ in range(world.config.n_steps))
 
 
-def _shown_op(world: ToyWorld, verb: str, rng: random.Random) -> str:
+def shown_op(world: ToyWorld, verb: str, rng: random.Random) -> str:
     """What an example shows for a verb: the true operation half the time, else any."""
     return world.true_op[verb] if rng.random() < 0.5 else rng.choice(list(OPERATIONS))
 
@@ -95,7 +95,7 @@ def _demo(world: ToyWorld, chain: tuple[str, ...], rng: random.Random) -> _Demo:
     """One worked example; a verb repeated in its chain shows one operation."""
     shown: dict[str, str] = {}
     for verb in chain:
-        shown.setdefault(verb, _shown_op(world, verb, rng))
+        shown.setdefault(verb, shown_op(world, verb, rng))
     return _Demo(world.random_problem(chain, rng), tuple(shown[v] for v in chain))
 
 

@@ -21,7 +21,7 @@ from lbt.methods.m1.config import SelectionParams, Ties
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Task
 from lbt.tasks.registry import make_task
-from lbt.teaching.exams import configured_exam_pairs, exam_requests, text_digest
+from lbt.teaching.exams import configured_exam_pairs, exam_requests, golds_by_id, text_digest
 
 KEYS = ["tp_id"]
 SPLIT = SPLITS["eval"]
@@ -95,7 +95,7 @@ class ExamGrader:
                  params: Params) -> None:
         self.task, self.engine, self.chat, self.params = task, engine, chat, params
         self.pairs = pairs.unique(["tp_id", "tr", "ep_id"], keep="first", maintain_order=True)
-        self.gold_of = dict(zip(problems["problem_id"], task.golds(problems)))
+        self.gold_of = golds_by_id(task, problems)
 
     def __call__(self, units: pl.DataFrame) -> pl.Series:
         wanted = units.group_by("tp_id", "tr", "ep_id").agg(n=pl.col("rep").max() + 1).join(

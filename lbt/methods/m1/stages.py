@@ -27,9 +27,10 @@ def select_stage(params: Params) -> dict:
     sel = params.selection
     ranked = [m for m in sel.methods if m != Method.GREEDY]
     rationales, scores = read_rationales(params), read_scores(params)  # read once for every grouping mode
+    greedy = greedy_rows(params) if Method.GREEDY in sel.methods else None
     with make_task(params) as task:
         cands = {mode: candidates(rationales, scores, task, mode) for mode in task.grouping_modes}
-    picks = {mode: _pick(params, c, ranked) for mode, c in cands.items()}
+    picks = {mode: _pick(c, ranked, sel.ties, greedy) for mode, c in cands.items()}
     headline = task.grouping_modes[0]
     picked = picks[headline]
     write_table(picked, paths.SELECTIONS)
@@ -39,7 +40,7 @@ def select_stage(params: Params) -> dict:
     write_table(curve, paths.RESAMPLING)
     problems = pl.read_parquet(paths.PROBLEMS)
     write_table(breakdown(picked, problems, task.descriptive_columns, SPLIT.tp_role), paths.BREAKDOWN)
-    metrics = selection_metrics(acc, cands[headline], KEYS) | compute_metrics(params, cands[headline], ranked, curve)
+    metrics = selection_metrics(acc, cands[headline], KEYS) | compute_metrics(cands[headline], ranked, curve, greedy)
     if sel.adaptive is not None and sel.adaptive.enabled:
         metrics["adaptive"] = adaptive_summary(params, acc)
     if len(picks) > 1:
@@ -50,11 +51,13 @@ def select_stage(params: Params) -> dict:
     return metrics
 
 
-def compute_metrics(params: Params, cands: pl.DataFrame, ranked: list[Method], curve: pl.DataFrame) -> dict:
-    """The compute each method used on all TRs, and where M1 reaches SC's accuracy at the largest N."""
+def compute_metrics(cands: pl.DataFrame, ranked: list[Method], curve: pl.DataFrame,
+                    greedy: pl.DataFrame | None) -> dict:
+    """The compute each method used on all TRs (greedy: from `greedy_rows`, when selected), and
+    where M1 reaches SC's accuracy at the largest N."""
     costs = method_costs(cost(cands, ["teacher", "student"]), ranked)
-    if Method.GREEDY in params.selection.methods:
-        costs = pl.concat([costs, _greedy_costs(params)], how="diagonal_relaxed")
+    if greedy is not None:
+        costs = pl.concat([costs, _greedy_costs(greedy)], how="diagonal_relaxed")
     return {
         "compute": nested(costs, list(COST_COLUMNS)),
         "compute_counting": "generations and generated tokens: the teacher's TRs (greedy: one per TP), plus, for "
@@ -122,11 +125,9 @@ def candidates(rationales: pl.DataFrame, scores: pl.DataFrame, task: Task, mode:
     return exact_numerators(cands, KEYS)
 
 
-def _pick(params: Params, cands: pl.DataFrame, ranked: list[Method]) -> pl.DataFrame:
-    picked = select(cands, KEYS, ranked, params.selection.ties)
-    if Method.GREEDY not in params.selection.methods:
-        return picked
-    return pl.concat([picked, greedy_rows(params).select(picked.columns)])
+def _pick(cands: pl.DataFrame, ranked: list[Method], ties: str, greedy: pl.DataFrame | None) -> pl.DataFrame:
+    picked = select(cands, KEYS, ranked, ties)
+    return picked if greedy is None else pl.concat([picked, greedy.select(picked.columns)])
 
 
 def greedy_rows(params: Params) -> pl.DataFrame:
@@ -139,8 +140,8 @@ def greedy_rows(params: Params) -> pl.DataFrame:
     return pl.concat(rows)
 
 
-def _greedy_costs(params: Params) -> pl.DataFrame:
+def _greedy_costs(greedy: pl.DataFrame) -> pl.DataFrame:
     """One teacher generation per TP, no student."""
-    return greedy_rows(params).group_by("teacher", "student", "method").agg(
+    return greedy.group_by("teacher", "student", "method").agg(
         teacher_generations=pl.len(), teacher_tokens=pl.col("n_tokens").sum(), student_generations=pl.lit(0),
         student_tokens=pl.lit(0), tokens=pl.col("n_tokens").sum())

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from itertools import permutations
 
 from lbt.toy.code.world import ToyCodeWorld, program
-from lbt.toy.curriculum import Example, render_prompt
-from lbt.toy.world import OPERATIONS
+from lbt.toy.curriculum import Example, render_prompt, shown_op
 
 
 def revision_prompt(prompt: str, failed: str, feedback: str) -> str:
@@ -73,8 +72,7 @@ class CodeCurriculum:
         while True:
             pool = rng.sample(self.world.world.verbs, pool_size)
             demo, query = rng.sample(list(permutations(pool, n_steps)), 2)
-            shown = {v: self.world.world.true_op[v] if rng.random() < 0.5 else rng.choice(list(OPERATIONS))
-                     for v in demo}
+            shown = {v: shown_op(self.world.world, v, rng) for v in demo}
             follows = need_wrong or rng.random() < self.follow_prob
             ops = tuple(shown[v] if follows and v in shown else self.world.world.true_op[v] for v in query)
             if not need_wrong or ops != self.world.true_ops(query):
