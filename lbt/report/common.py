@@ -22,9 +22,21 @@ def setup_summary(params: Params) -> str:
         f"**students** {_models(params.students)}",
         f"**{r.get('n_tp', '?')} TPs**, {params.rationales.num_rationales} TRs each "
         f"(temperature {params.rationales.temperature}), exams of {params.exam.repeats} answer(s) per EP.",
-        make_task(params).summary(),
+        task_summary(params),
     ]
     return "\n\n".join(line for line in lines if line)
+
+
+def models_summary(params: Params) -> str:
+    """The task, every model, and the task's own summary (reports without M1's teaching stages)."""
+    return "\n\n".join(line for line in [
+        f"**Task** `{params.task}` · **models** {_models({**params.teachers, **params.students})}",
+        task_summary(params)] if line)
+
+
+def task_summary(params: Params) -> str:
+    with make_task(params) as task:
+        return task.summary()
 
 
 def generation_table(params: Params) -> pl.DataFrame:

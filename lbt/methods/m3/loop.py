@@ -22,8 +22,8 @@ import polars as pl
 from lbt.engines.base import derive_seed
 from lbt.engines.config import ModelConfig
 from lbt.methods.m3.config import M3Params
-from lbt.methods.m3.operators import Failure, Job, Outcome, request
-from lbt.methods.m3.scoring import Graded, answer_requests, grade, score
+from lbt.methods.m3.operators import Failure, Job, Outcome
+from lbt.methods.m3.scoring import Graded, answer_requests, grade, request, score
 from lbt.methods.m3.sets import ExemplarSet, sample_items
 from lbt.tasks.base import Demo, Task
 

@@ -28,13 +28,13 @@ from typing import Generator
 
 import polars as pl
 
-from lbt.engines.base import GenerationRequest, derive_seed
+from lbt.engines.base import derive_seed
 from lbt.engines.config import ModelConfig
 from lbt.methods.m3.config import M3Params
 from lbt.methods.m3.driver import Calls, Replies
+from lbt.methods.m3.scoring import request
 from lbt.methods.m3.sets import ExemplarSet, build_set, unique_demos
 from lbt.tasks.base import Demo, Task
-from lbt.teaching.config import SamplingParams
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,6 @@ class OperatorContext:
     teacher_model: ModelConfig
     params: M3Params
     pool: pl.DataFrame  # the training items
-
-
-def request(spec: dict, p: SamplingParams, n: int, seed: int) -> GenerationRequest:
-    return GenerationRequest(**spec, n=n, temperature=p.temperature, top_p=p.top_p, top_k=p.top_k,
-                             max_tokens=p.max_tokens, seed=seed)
 
 
 # -- the LLM operator ------------------------------------------------------------------------------

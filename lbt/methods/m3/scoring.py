@@ -20,15 +20,18 @@ def answer_prompt(task: Task, model: ModelConfig, exemplars: ExemplarSet, questi
     return task.teacher_prompt(question, list(exemplars.demos), model.chat)
 
 
+def request(spec: dict, p: SamplingParams, n: int, seed: int) -> GenerationRequest:
+    """A request for `spec` (a prompt or messages) with the sampling of `p`."""
+    return GenerationRequest(**spec, n=n, temperature=p.temperature, top_p=p.top_p, top_k=p.top_k,
+                             max_tokens=p.max_tokens, seed=seed)
+
+
 def answer_requests(task: Task, model: ModelConfig, exemplars: ExemplarSet, items: pl.DataFrame,
                     p: SamplingParams, seed: int) -> list[GenerationRequest]:
     """One request per item; its seed depends on the set and the item only (any run, any setting)."""
-    return [
-        GenerationRequest(**answer_prompt(task, model, exemplars, question), temperature=p.temperature,
-                          top_p=p.top_p, top_k=p.top_k, max_tokens=p.max_tokens,
-                          seed=derive_seed(seed, "m3-answer", exemplars.set_id, problem_id))
-        for problem_id, question in items.select("problem_id", "question").iter_rows()
-    ]
+    return [request(answer_prompt(task, model, exemplars, question), p, 1,
+                    derive_seed(seed, "m3-answer", exemplars.set_id, problem_id))
+            for problem_id, question in items.select("problem_id", "question").iter_rows()]
 
 
 @dataclass(frozen=True)
