@@ -14,7 +14,6 @@ from lbt import paths
 from lbt.config import Params
 from lbt.methods.m2 import plots
 from lbt.methods.m2.config import PAIR_SETS
-from lbt.methods.m2.dpo import check_pairs, check_teacher, load_teacher, train_dpo
 from lbt.methods.m2.evaluate import ORIGINAL, accuracy_summary, greedy_answers, tuned_model
 from lbt.methods.m2.pairs import all_pairs, candidates, pair_differences, scored_rationales, with_reference_flags
 from lbt.tables import write_json, write_table
@@ -57,6 +56,9 @@ def pairs_metrics(scored: pl.DataFrame, pairs: pl.DataFrame, seeds: list[int]) -
 
 def train_stage(params: Params) -> pl.DataFrame:
     """DPO on each pair set for each seed; returns the per-step curves of every run."""
+    # imported here: torch, transformers, TRL and peft take seconds that the pairs stage need not pay
+    from lbt.methods.m2.dpo import check_pairs, check_teacher, load_teacher, train_dpo
+
     name = params.m2.teacher
     model = params.teachers[name]
     check_teacher(name, model)
