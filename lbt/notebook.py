@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import polars as pl
-from matplotlib.figure import Figure
 
 from lbt.config import Params, load_params
+
+if TYPE_CHECKING:  # matplotlib costs a stage without figures half a second
+    from matplotlib.figure import Figure
 
 
 def start(params_path: str = "params.yaml", reads: Sequence[str] = ()) -> Params:

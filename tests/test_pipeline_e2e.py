@@ -24,11 +24,11 @@ MICRO = {
     "toy.train.batch_size": 16, "toy.train.warmup_steps": 5, "toy.train.cooldown_steps": 10,
     "toy.train.probe_every": 20, "toy.train.probe_size": 32, "rationales.num_rationales": 4,
     "selection.resample_sizes": [1, 2, 4], "selection.resample_trials": 5,
-    "m2.num_rationales": 8, "m2.pairs.threshold": 0.0, "m2.dpo.batch_size": 4, "m2.dpo.max_length": 64,
+    "m2.num_rationales": 8, "m2.seeds": [0], "m2.pairs.threshold": 0.0, "m2.dpo.batch_size": 4, "m2.dpo.max_length": 64,
     "m3.iterations": 1, "m3.minibatch": 4, "m3.score_sample": 6, "m3.heldout": 10, "m3.runs": 2,
     "toy.student.personas.alice.flawed_verbs": ["blip"], "toy.student.personas.bob.flawed_verbs": ["zork"],
 }
-M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__alice", "exams_train-teacher__bob", "m2_pairs", "m2_train", "m2_evaluate"}
+M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__bob", "m2_pairs", "m2_train", "m2_evaluate"}  # m2.students: [bob]
 
 
 def _set(tree: dict, dotted: str, value) -> None:
