@@ -85,17 +85,14 @@ def encode(examples: Sequence[Example], vocab: dict[str, int], eos: int, pad: in
         c = [vocab[w] for w in ex.completion.split()] + [eos]
         rows.append((p, c, checked_positions(len(c) - 1, ex.free_steps), demo_targets(words) if demo_labels else []))
     width = max(len(p) + len(c) for p, c, _, _ in rows)
-    ids = torch.full((len(rows), width), pad)
-    labels = torch.full((len(rows), width), -100)
-    checked = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, (p, c, ok, in_prompt) in enumerate(rows):
-        ids[i, : len(p) + len(c)] = torch.tensor(p + c)
-        labels[i, len(p) : len(p) + len(c)] = torch.tensor(c)
-        checked[i, len(p) : len(p) + len(c)] = torch.tensor(ok)
-        for j, target in enumerate(in_prompt):
-            if target:
-                labels[i, j] = p[j]
-    return ids, labels, checked
+    ids, labels, checked = [], [], []
+    for p, c, ok, in_prompt in rows:  # whole rows as lists, one tensor each at the end: per-element writes are slow
+        pad_n = width - len(p) - len(c)
+        prompt_labels = [w if target else -100 for w, target in zip(p, in_prompt)] if in_prompt else [-100] * len(p)
+        ids.append(p + c + [pad] * pad_n)
+        labels.append(prompt_labels + c + [-100] * pad_n)
+        checked.append([False] * len(p) + ok + [False] * pad_n)
+    return torch.tensor(ids), torch.tensor(labels), torch.tensor(checked, dtype=torch.bool)
 
 
 class Probe:
