@@ -113,6 +113,7 @@ M2_ACCURACY_FIGURE = figure("m2_accuracy")  # greedy held-out accuracy of each t
 M2 = DATA / "m2"
 M2_PAIRS = M2 / "pairs.parquet"  # both pair sets, every training seed
 M2_CURVES = M2 / "curves.parquet"  # DPO's per-step loss, reward margins and accuracies
+M2_MODELS = M2 / "models"  # one tuned teacher per pair set and seed (`m2_model`): one DVC output, whatever the seeds
 M2_EVALUATION = M2 / "evaluation.parquet"  # greedy answers of the original and tuned teachers
 M2_LIVE = REPORTS / "m2" / "dvclive"  # DVCLive's logs, one folder per training run
 M2_PAIRS_METRICS = METRICS / "m2_pairs.json"
@@ -127,7 +128,7 @@ def m2_run(pair_set: str, seed: int) -> str:
 
 def m2_model(pair_set: str, seed: int) -> Path:
     """A tuned teacher: an ordinary Hugging Face model folder."""
-    return M2 / "models" / m2_run(pair_set, seed)
+    return M2_MODELS / m2_run(pair_set, seed)
 
 
 def m2_live(pair_set: str, seed: int) -> Path:

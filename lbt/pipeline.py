@@ -31,7 +31,6 @@ import yaml
 from lbt import paths
 from lbt.config import MISSING, SECTIONS, ParamsError, load_params, lookup, schema_modules
 from lbt.teaching.config import debug_flags, with_debugged
-from lbt.methods.m2.config import PAIR_SETS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "# Generated from params.yaml by `python -m lbt.pipeline`: edit params.yaml and rerun that, not this file.\n"
@@ -257,7 +256,6 @@ def m2_stages(raw: dict, answers: list[str]) -> list[Stage]:
     unknown = [s for s in chosen if s not in students]
     if unknown:
         raise ParamsError(f"params.yaml: `m2.students` names {unknown[0]!r}, which is not in `students`.")
-    seeds = m2.get("seeds", [0])
     train = "train"
     stages = [_rationales_stage(teacher, model, answers, split=train)]
     stages += [_exams_stage(teacher, s, students[s], answers, split=train) for s in chosen]
@@ -266,16 +264,14 @@ def m2_stages(raw: dict, answers: list[str]) -> list[Stage]:
         deps=[str(paths.PROBLEMS), str(paths.rationales(teacher, train)),
               *(str(paths.exams(teacher, s, train)) for s in chosen)],
         outs=[str(paths.M2_PAIRS), str(paths.lbt_scores(train))], metrics=[str(paths.M2_PAIRS_METRICS)]))
-    runs = [(p, k) for k in seeds for p in PAIR_SETS]
     stages.append(Stage(
         "m2_train", "m2/train", [f"teachers.{teacher}", "m2.teacher", "m2.seeds", "m2.pairs", "m2.dpo"],
-        deps=[str(paths.M2_PAIRS)], outs=[*(str(paths.m2_model(p, k)) for p, k in runs), str(paths.M2_CURVES),
-                                          *(str(paths.m2_live(p, k)) for p, k in runs)],
+        deps=[str(paths.M2_PAIRS)], outs=[str(paths.M2_MODELS), str(paths.M2_CURVES), str(paths.M2_LIVE)],
         metrics=[str(paths.M2_TRAIN_METRICS)], plots=[str(paths.M2_CURVES_FIGURE)], models=[model]))
     stages.append(Stage(
         "m2_evaluate", "m2/evaluate",
         ["task", *answers, "seed", "cache_path", f"teachers.{teacher}", "m2.teacher", "m2.seeds", "m2.evaluate"],
-        deps=[str(paths.PROBLEMS), *(str(paths.m2_model(p, k)) for p, k in runs)], outs=[str(paths.M2_EVALUATION)],
+        deps=[str(paths.PROBLEMS), str(paths.M2_MODELS)], outs=[str(paths.M2_EVALUATION)],
         metrics=[str(paths.M2_METRICS)], plots=[str(paths.M2_ACCURACY_FIGURE)], models=[model]))
     return stages
 

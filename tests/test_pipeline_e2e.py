@@ -140,9 +140,31 @@ def test_m2_stages_tune_and_evaluate_both_teachers(project):
     assert "Correctness-DPO" in html and "How the two pair sets differ" in html
 
 
-def test_a_dpo_param_reruns_only_training_evaluation_and_report(project):
-    proc = run(project, "dvc", "exp", "run", "-S", "m2.dpo.beta=0.2")
-    assert ran_stages(proc) == {"check", "m2_train", "m2_evaluate", "report"}
+def test_a_dpo_param_changes_only_training(project):
+    """What `dvc repro` would rerun first (m2_evaluate follows from the graph; the report reads `m2`)."""
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["m2"]["dpo"]["beta"] = 0.2
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(run(project, "dvc", "status", "--json").stdout)
+    finally:
+        (project / "params.yaml").write_text(original)
+    assert set(status) == {"check", "m2_train", "report"}
+
+
+def test_more_m2_seeds_need_no_new_dvc_yaml(project):
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["m2"]["seeds"] = [0, 1]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        check = run(project, "python", "-m", "lbt.pipeline", "check", check=False)
+        status = json.loads(run(project, "dvc", "status", "--json").stdout)
+    finally:
+        (project / "params.yaml").write_text(original)
+    assert check.returncode == 0, check.stderr
+    assert set(status) == {"check", "m2_pairs", "m2_train", "m2_evaluate", "report"}
 
 
 def _images(project: Path, notebook: str) -> int:
@@ -218,9 +240,9 @@ def test_exp_run_set_param_shows_in_exp_show_and_metrics_diff(project):
 
 def test_more_rationales_reuse_cached_generations(project):
     before = metrics(project, "rationales_eval_teacher")["generations"]
-    # Up to `select` only: the M2 and M3 stages downstream of `rationales` add minutes, not checks.
-    proc = run(project, "dvc", "exp", "run", "-S", "rationales.num_rationales=8", "select")
-    assert {"rationales-teacher", "exams-teacher__alice", "scores", "select"} <= ran_stages(proc)
+    # Up to `scores` only: the stages downstream of it (adaptive, select, M2, M3) add minutes, not checks.
+    proc = run(project, "dvc", "exp", "run", "-S", "rationales.num_rationales=8", "scores")
+    assert {"rationales-teacher", "exams-teacher__alice", "exams-teacher__bob", "scores"} <= ran_stages(proc)
     assert not {"prepare", "train_toy"} & ran_stages(proc)
     after = metrics(project, "rationales_eval_teacher")["generations"]
     assert before["requested"] == 10 * 4 + 10

@@ -15,19 +15,24 @@ from lbt.toy.world import ToyWorld
 
 def train(params: Params) -> dict[str, dict]:
     """Train every toy model and write its training metrics; {role: report with losses and probes}."""
-    from lbt.toy.train import train_toy_model  # torch is imported by the workers, not by the kernel
-
     toy = params.toy
     personas = student_personas(toy.student)
     jobs = {role: (role, ToyWorld(toy.world), toy.train, paths.toy_model(role), params.seed, personas)
             for role in ROLES}
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no state shared with the kernel
     with ProcessPoolExecutor(min(toy.train.processes, len(jobs)), mp_context=context) as pool:
-        futures = {role: pool.submit(train_toy_model, *job) for role, job in jobs.items()}
+        futures = {role: pool.submit(_train_in_worker, *job) for role, job in jobs.items()}
         reports = {role: future.result() for role, future in futures.items()}
     for role, report in reports.items():
         write_json(paths.train_metrics(role), training_summary(report))
     return reports
+
+
+def _train_in_worker(*job) -> dict:
+    """`train_toy_model` imported in the worker: the kernel never waits for torch to import."""
+    from lbt.toy.train import train_toy_model
+
+    return train_toy_model(*job)
 
 
 def training_summary(report: dict) -> dict:

@@ -1,6 +1,6 @@
 """Proven on real data: reference solutions pass their tests in the sandbox, simple mutants fail.
 
-The default run checks a fast sample (the first problems by id); `-m slow` checks all 52
+The default run checks a fast sample (the first problems by id); `-m full_data` checks all 52
 LeetCodeDataset DP problems and all 164 HumanEval problems. Every exception is listed below
 with its reason.
 """
@@ -130,14 +130,14 @@ def test_mutants_fail_fast_sample(leetcode, humaneval):
     check_mutants(humaneval[0], humaneval[1].head(FAST_HUMANEVAL))
 
 
-@pytest.mark.slow
+@pytest.mark.full_data
 @pytest.mark.parametrize("source", ["leetcode", "humaneval"])
 def test_all_references_pass(source, request):
     task, problems = request.getfixturevalue(source)
     check_references(task, problems)
 
 
-@pytest.mark.slow
+@pytest.mark.full_data
 @pytest.mark.parametrize("source", ["leetcode", "humaneval"])
 def test_all_mutants_fail(source, request):
     task, problems = request.getfixturevalue(source)
