@@ -72,23 +72,26 @@ class HFBackend:
             else:
                 batches.append([i])
         for batch in batches:
-            fits = [i for i in batch if self._room(samples[i], texts[i]) > 0]
+            rooms = self._rooms([samples[i] for i in batch], [texts[i] for i in batch])
+            fits = [i for i, room in zip(batch, rooms) if room > 0]
             results.update((i, Completion(text="", n_tokens=0, finish_reason="length")) for i in batch if i not in fits)
             if fits:
-                results.update(zip(fits, self._decode([samples[i] for i in fits], [texts[i] for i in fits])))
+                limits = [room for room in rooms if room > 0]
+                results.update(zip(fits, self._decode([samples[i] for i in fits], [texts[i] for i in fits], limits)))
         return [results[i] for i in range(len(samples))]
 
-    def _room(self, sample: Sample, text: str) -> int:
-        """Tokens the model may generate after this prompt within its context (positions): a prompt
-        that fills the context gets an empty completion (a wrong answer, never a crash)."""
+    def _rooms(self, samples: list[Sample], texts: list[str]) -> list[int]:
+        """Tokens the model may generate after each prompt of a batch (one sampling setting) within its
+        context (positions): a prompt that fills the context gets an empty completion (a wrong
+        answer, never a crash)."""
         if self.max_positions is None:
-            return sample.request.max_tokens
-        chat = sample.request.messages is not None
-        length = len(self.tokenizer(text, add_special_tokens=not chat).input_ids)
-        return min(sample.request.max_tokens, self.max_positions - length)
+            return [s.request.max_tokens for s in samples]
+        chat = samples[0].request.messages is not None
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=not chat).input_ids]
+        return [min(s.request.max_tokens, self.max_positions - n) for s, n in zip(samples, lengths)]
 
     @torch.inference_mode()
-    def _decode(self, samples: list[Sample], texts: list[str]) -> list[Completion]:
+    def _decode(self, samples: list[Sample], texts: list[str], limits: list[int]) -> list[Completion]:
         request = samples[0].request
         chat = request.messages is not None
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat)
@@ -96,7 +99,6 @@ class HFBackend:
         mask = enc.attention_mask.to(self.config.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         generators = [torch.Generator().manual_seed(s.seed) for s in samples]
-        limits = [self._room(s, t) for s, t in zip(samples, texts)]
         tokens: list[list[int]] = [[] for _ in samples]
         done = [False] * len(samples)
         finish = ["length"] * len(samples)
