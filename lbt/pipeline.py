@@ -99,7 +99,7 @@ def stages_for(raw: dict) -> list[Stage]:
                         deps=[str(paths.exams(t, s)) for t, s in pairs], outs=[str(paths.lbt_scores())]))
     adaptive = [(t, s) for t in teachers for s in students] if adaptive_enabled(raw) else []
     ties = lookup(raw, "selection.ties") is not MISSING
-    stages += [_adaptive_stage(t, s, students[s], answers, ties) for t, s in adaptive]
+    stages += [_adaptive_stage(list(teachers), students, answers, ties)] if adaptive else []
     stages.append(_select_stage(teacher_names, answers, adaptive))
     if task in CODE_TASKS:
         stages.append(_code_select_stage(teacher_names, answers))
@@ -166,15 +166,17 @@ def adaptive_enabled(raw: dict) -> bool:
     return lookup(raw, "selection.adaptive") is not MISSING and lookup(raw, "selection.adaptive.enabled") is not False
 
 
-def _adaptive_stage(teacher: str, student: str, model: dict, answers: list[str], ties: bool) -> Stage:
-    """Reads `selection.adaptive` and the tie rule (when the file sets one), not the whole section."""
+def _adaptive_stage(teachers: list[str], students: dict[str, dict], answers: list[str], ties: bool) -> Stage:
+    """One stage for every (teacher, student) pair; reads `selection.adaptive` and the tie rule
+    (when the file sets one), not the whole section."""
     return Stage(
-        f"adaptive-{paths.pair_name(teacher, student)}", "m1/adaptive",
-        ["task", *answers, "seed", "cache_path", f"students.{student}", "exam", "selection.adaptive",
+        "adaptive", "m1/adaptive",
+        ["task", *answers, "seed", "cache_path", *(f"students.{s}" for s in students), "exam", "selection.adaptive",
          *(["selection.ties"] if ties else [])],
-        deps=[str(paths.PROBLEMS), str(paths.rationales(teacher))], outs=[str(paths.adaptive_picks(teacher, student))],
-        metrics=[str(paths.adaptive_metrics(teacher, student))], args={"teacher": teacher, "student": student},
-        models=[model],
+        deps=[str(paths.PROBLEMS), *(str(paths.rationales(t)) for t in teachers)],
+        outs=[str(paths.adaptive_picks(t, s)) for t in teachers for s in students],
+        metrics=[str(paths.adaptive_metrics(t, s)) for t in teachers for s in students],
+        args={"teachers": ",".join(teachers), "students": ",".join(students)}, models=list(students.values()),
     )
 
 
@@ -383,7 +385,7 @@ def dvc_stage(stage: Stage, task: str) -> dict:
     cmd = f"python -m lbt.stage {notebook} {out} --reads {','.join(stage.reads)}"
     cmd += "".join(f" -p {k}={v}" for k, v in stage.args.items())
     cmd += f" --html {stage.html}" if stage.html else ""
-    folders = [f for f in map(model_folder, stage.models) if f]
+    folders = list(dict.fromkeys(f for f in map(model_folder, stage.models) if f))  # personas share a folder
     entry: dict[str, Any] = {
         "cmd": cmd,
         "deps": [str(paths.PARAMS_CHECK), notebook, *code_deps(stage_modules(stage, task)), *stage.deps, *folders],

@@ -96,7 +96,7 @@ def test_repro_runs_every_stage_and_writes_results(project):
     log = (project / "first_repro.log").read_text()
     assert ran_stages(subprocess.CompletedProcess([], 0, log, "")) == {
         "check", "prepare", "train_toy", "rationales-teacher", "exams-teacher__alice", "exams-teacher__bob",
-        "adaptive-teacher__alice", "adaptive-teacher__bob", "scores", "select", "m3", "report"} | M2_STAGES
+        "adaptive", "scores", "select", "m3", "report"} | M2_STAGES
     sel = metrics(project, "selection")
     assert set(sel["accuracy"]["teacher"]) == {"alice", "bob", "alice+bob"}  # two personas and their group
     accuracy = sel["accuracy"]["teacher"]["alice+bob"]
@@ -110,7 +110,7 @@ def test_repro_runs_every_stage_and_writes_results(project):
         exams = metrics(project, f"exams_eval_teacher__{persona}")
         assert exams["n_exam_answers"] == 10 * 4 * 2 and exams["generations"]["from_cache"] == 0
     for nb in ("prepare", "train_toy", "rationales-teacher", "exams-teacher__alice",
-               "adaptive-teacher__alice", "scores", "select", "m3", "report"):
+               "adaptive", "scores", "select", "m3", "report"):
         cells = json.loads((project / "reports" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert outputs, nb

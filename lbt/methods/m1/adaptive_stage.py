@@ -1,6 +1,6 @@
-"""The adaptive exam stage of one (teacher, student) pair: M1 with an adaptive exam budget.
+"""The adaptive exam stage: M1 with an adaptive exam budget, for every (teacher, student) pair.
 
-It runs the race of `lbt.methods.m1.adaptive` on the pair's TRs and asks the student for each
+For each pair it runs the race of `lbt.methods.m1.adaptive` on the pair's TRs and asks the student for each
 round's exam answers through the engine and its request cache, with the exam stage's prompts
 and seeds: a rerun generates nothing, a larger budget generates only the answers it lacks, and
 answers the full exam stage already generated are reused (and vice versa). It counts the
@@ -25,6 +25,19 @@ from lbt.teaching.exams import configured_exam_pairs, exam_requests, golds_by_id
 
 KEYS = ["tp_id"]
 SPLIT = SPLITS["eval"]
+
+
+def adaptive_stage(params: Params, teachers: list[str], students: list[str]) -> pl.DataFrame:
+    """Every (teacher, student) pair's race, in one stage (one process pays the model-library
+    imports once); one row per pair: accuracy per method and the generations it asked for."""
+    rows = []
+    for teacher in teachers:
+        for student in students:
+            m = adaptive_exams(params, teacher, student)
+            rows.append({"teacher": teacher, "student": student, **{f"{k} accuracy": v for k, v in m["accuracy"].items()},
+                         "student generations": m["student_generations"], "full exam": m["full_exam_generations"],
+                         "generated now": m["generations"]["generated"]})
+    return pl.DataFrame(rows)
 
 
 def adaptive_exams(params: Params, teacher: str, student: str) -> dict:
