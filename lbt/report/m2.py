@@ -16,8 +16,8 @@ def accuracy_table() -> pl.DataFrame:
     """Greedy held-out accuracy (%) per teacher, mean ± std over training seeds (cf. the paper's Table 4)."""
     metrics, pairs = read_json(paths.M2_METRICS), read_json(paths.M2_PAIRS_METRICS).get("pairs", {})
     rows = [{"teacher": label, "accuracy": 100 * metrics[key]["mean"], "std": 100 * metrics[key]["std"],
-             "seeds": metrics[key]["n_seeds"],
-             "pairs": sum(pairs[key].values()) / len(pairs[key]) if pairs.get(key) else None}
+             "seeds": metrics[key]["n_seeds"] or None,  # the original teacher is not trained
+             "pairs per seed": sum(pairs[key].values()) / len(pairs[key]) if pairs.get(key) else None}
             for key, label in LABELS.items() if key in metrics]
     return pl.DataFrame(rows)
 
