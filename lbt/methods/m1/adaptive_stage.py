@@ -1,11 +1,12 @@
 """The adaptive exam stage: M1 with an adaptive exam budget, for every (teacher, student) pair.
 
-For each pair it runs the race of `lbt.methods.m1.adaptive` on the pair's TRs and asks the student for each
-round's exam answers through the engine and its request cache, with the exam stage's prompts
-and seeds: a rerun generates nothing, a larger budget generates only the answers it lacks, and
-answers the full exam stage already generated are reused (and vice versa). It counts the
-student generations it asked for (whether generated now or read from the cache), against the
-full exam's: every distinct TR of a TP, with or without an answer, on every EP and repeat.
+For each pair it runs the race of `lbt.methods.m1.adaptive` on the pair's TRs and asks the
+student for each round's exam answers through the engine and its request cache, with the exam
+stage's prompts and seeds: a rerun generates nothing, a larger budget generates only the
+answers it lacks, and answers the full exam stage already generated are reused (and vice
+versa). It counts the student generations it asked for (whether generated now or read from the
+cache), against the full exam's: every distinct TR of a TP, with or without an answer, on every
+EP and repeat.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def adaptive_stage(params: Params, teachers: list[str], students: list[str]) -> 
     for teacher in teachers:
         for student in students:
             m = adaptive_exams(params, teacher, student)
-            rows.append({"teacher": teacher, "student": student, **{f"{k} accuracy": v for k, v in m["accuracy"].items()},
+            accuracy = {f"{method} accuracy": v for method, v in m["accuracy"].items()}
+            rows.append({"teacher": teacher, "student": student, **accuracy,
                          "student generations": m["student_generations"], "full exam": m["full_exam_generations"],
                          "generated now": m["generations"]["generated"]})
     return pl.DataFrame(rows)
