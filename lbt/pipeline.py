@@ -108,7 +108,7 @@ def stages_for(raw: dict) -> list[Stage]:
     if "m3" in raw:
         stages.append(_m3_stage(raw, sections["answers"]))
     stages.append(_report_stage(teacher_names, pairs, [*sections["report"], *debug_reads],
-                                task in CODE_TASKS, m2, "m3" in raw))
+                                task in CODE_TASKS, m2, "m3" in raw, adaptive))
     return stages
 
 
@@ -217,14 +217,15 @@ M3_REPORT_DEPS = [*(str(paths.m3_table(t)) for t in paths.M3_TABLES), str(paths.
 
 
 def _report_stage(teachers: list[str], pairs: list[tuple[str, str]], task_sections: list[str], code: bool,
-                  m2: list[Stage], m3: bool) -> Stage:
+                  m2: list[Stage], m3: bool, adaptive: list[tuple[str, str]]) -> Stage:
     deps = [str(paths.SELECTIONS), str(paths.RESAMPLING), str(paths.BREAKDOWN), str(paths.SELECTION_METRICS),
             str(paths.lbt_scores()), *(str(paths.rationales(t)) for t in teachers),
             *(str(paths.rationales_metrics(t)) for t in teachers),
-            *(str(paths.exams_metrics(t, s)) for t, s in pairs)]
-    if m2:
-        deps += [str(p) for p in (paths.M2_PAIRS, paths.M2_CURVES, paths.M2_EVALUATION, paths.M2_PAIRS_METRICS,
-                                  paths.M2_METRICS)]
+            *(str(paths.exams_metrics(t, s)) for t, s in pairs),
+            *(str(paths.adaptive_metrics(t, s)) for t, s in adaptive)]
+    if m2:  # M2's data, and every M2 stage's metrics (the training split's generation counts too)
+        deps += [str(p) for p in (paths.M2_PAIRS, paths.M2_CURVES, paths.M2_EVALUATION)]
+        deps += [m for stage in m2 for m in stage.metrics]
     if code:
         deps += [str(paths.CODE_SELECTIONS), str(paths.CODE_METRICS)]
     return Stage("report", "report/report",

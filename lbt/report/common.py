@@ -40,13 +40,28 @@ def task_summary(params: Params) -> str:
 
 
 def generation_table(params: Params) -> pl.DataFrame:
-    """Samples each teaching stage asked for: generated, read from the request cache, or shared
-    with an identical sample of the same stage (a self-debugged model's row: its revisions)."""
+    """Samples each generating stage asked for: generated, read from the request cache, or shared
+    with an identical sample of the same stage (a self-debugged model's row: its revisions). M1's
+    teaching stages, then those of the adaptive exams, M2's training split and M3 that ran."""
     rows = []
     for teacher in names.teacher_names(params):
-        counts = read_json(paths.rationales_metrics(teacher)).get("generations", {})
-        rows.append({"stage": "rationales", "teacher": teacher, "student": None, **counts})
-        for student in names.student_names(params):
-            counts = read_json(paths.exams_metrics(teacher, student)).get("generations", {})
-            rows.append({"stage": "exams", "teacher": teacher, "student": student, **counts})
+        rows.append(_counts("rationales", teacher, None, paths.rationales_metrics(teacher)))
+        rows += [_counts("exams", teacher, student, paths.exams_metrics(teacher, student))
+                 for student in names.student_names(params)]
+    rows += [_counts("adaptive exams", t, s, paths.adaptive_metrics(t, s))
+             for t in params.teachers for s in params.students if paths.adaptive_metrics(t, s).is_file()]
+    if params.has("m2"):
+        teacher = params.m2.teacher
+        rows.append(_counts("M2 rationales (train)", teacher, None, paths.rationales_metrics(teacher, "train")))
+        rows += [_counts("M2 exams (train)", teacher, s, paths.exams_metrics(teacher, s, "train"))
+                 for s in params.m2.students or params.students]
+    if params.has("m3") and paths.M3_METRICS.is_file():
+        m3 = read_json(paths.M3_METRICS).get("generations", {})
+        rows += [{"stage": "M3", "teacher": model if model in params.teachers else None,
+                  "student": None if model in params.teachers else model, **counts} for model, counts in m3.items()]
     return pl.DataFrame(rows)
+
+
+def _counts(stage: str, teacher: str, student: str | None, metrics_file) -> dict:
+    counts = read_json(metrics_file).get("generations", {})
+    return {"stage": stage, "teacher": teacher, "student": student, **counts}
