@@ -6,6 +6,7 @@ import polars as pl
 
 from lbt import paths
 from lbt.config import Params
+from lbt.methods.m2.config import m2_students
 from lbt.tables import read_json
 from lbt.tasks.registry import make_task
 from lbt.teaching import names
@@ -54,7 +55,7 @@ def generation_table(params: Params) -> pl.DataFrame:
         teacher = params.m2.teacher
         rows.append(_counts("M2 rationales (train)", teacher, None, paths.rationales_metrics(teacher, "train")))
         rows += [_counts("M2 exams (train)", teacher, s, paths.exams_metrics(teacher, s, "train"))
-                 for s in params.m2.students or params.students]
+                 for s in m2_students(params)]
     if params.has("m3") and paths.M3_METRICS.is_file():
         m3 = read_json(paths.M3_METRICS).get("generations", {})
         rows += [{"stage": "M3", "teacher": model if model in params.teachers else None,

@@ -6,11 +6,14 @@ change to DPO's learning rate never re-samples a rationale or re-runs an exam.""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from lbt.schema import StrictModel
+
+if TYPE_CHECKING:
+    from lbt.config import Params
 
 # The two pair sets: the paper's M2 (0.5·correct + 0.5·LbT) and its correctness-only baseline.
 PAIR_SETS = ("correctness_dpo", "m2")
@@ -89,3 +92,8 @@ class M2Params(StrictModel):
     pairs: PairParams = Field(default_factory=PairParams)
     dpo: DPOParams = Field(default_factory=DPOParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+
+
+def m2_students(params: Params) -> list[str]:
+    """The students whose exams score the training TRs (`m2.students`, default all)."""
+    return params.m2.students or list(params.students)

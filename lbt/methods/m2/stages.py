@@ -13,7 +13,7 @@ import polars as pl
 from lbt import paths
 from lbt.config import Params
 from lbt.methods.m2 import plots
-from lbt.methods.m2.config import PAIR_SETS
+from lbt.methods.m2.config import PAIR_SETS, m2_students
 from lbt.methods.m2.evaluate import ORIGINAL, accuracy_summary, greedy_answers, tuned_model
 from lbt.methods.m2.pairs import all_pairs, candidates, pair_differences, scored_rationales, with_reference_flags
 from lbt.tables import write_json, write_table
@@ -21,11 +21,6 @@ from lbt.tasks.registry import make_task
 from lbt.teaching.scores import lbt_scores
 
 SPLIT = "train"
-
-
-def m2_students(params: Params) -> list[str]:
-    """The students whose exams score the training TRs (`m2.students`, default all)."""
-    return params.m2.students or list(params.students)
 
 
 def pairs_stage(params: Params) -> pl.DataFrame:
