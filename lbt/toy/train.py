@@ -3,11 +3,11 @@
 Training stops once the skills are learned: every `probe_every` steps a held-out probe (prompts
 of every batch kind, drawn from their own seed) checks that greedy decoding would reproduce the
 expected rationale (every word but the operations that are random draws: the teacher's flawed
-belief, a persona's coin flip); once `stop_accuracy` of the probe passes, the learning rate
-cools down linearly to zero over `cooldown_steps` (the decay is where most of the remaining
-errors go) and training ends. The schedule is warmup, constant, cooldown (the cooldown starts at
-the latest `cooldown_steps` before `steps`); the report carries the final probe accuracy.
-Deterministic from the seed (one thread; the probe and the batches come from seeded streams).
+belief, a persona's coin flip). Once `stop_patience` probes in a row reach `stop_accuracy`, the
+learning rate cools down linearly to zero over `cooldown_steps`, and the probe is taken again:
+training ends if it still passes and otherwise goes on (`StopRule`). The report carries the final
+probe accuracy and whether it passed (`converged`). Deterministic from the seed and the thread
+count (the probe and the batches come from seeded streams).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def demo_targets(prompt_words: Sequence[str]) -> list[bool]:
     operations an example shows are arbitrary and must not shape the model's beliefs)."""
     targets, in_rationale = [], False
     for i, word in enumerate(prompt_words):
-        targets.append(in_rationale and word not in OPERATIONS)
+        targets.append(in_rationale and word not in OPERATIONS and word != "|")
         in_rationale = (in_rationale or word == "R") and word != "|"
     return targets
 
@@ -99,11 +99,10 @@ class Probe:
     """Held-out batches of every kind; `accuracy` is the share of rows whose checked words are all
     the model's greedy choice (with teacher forcing: exactly when greedy decoding reproduces them)."""
 
-    def __init__(self, role: str, world: ToyWorld, cfg: ToyTrainConfig, personas: Sequence[Persona],
-                 vocab: dict[str, int], eos: int, pad: int, seed: int, batches: Batches | None = None):
+    def __init__(self, role: str, cfg: ToyTrainConfig, vocab: dict[str, int], eos: int, pad: int, seed: int,
+                 draw: Batches):
         rng = random.Random(f"probe-{role}-{seed}")
         size = min(cfg.batch_size, cfg.probe_size)
-        draw = batches or (lambda rng, size: training_batch(role, world, rng, size, cfg, personas))
         self.batches = [encode(draw(rng, size), vocab, eos, pad)
                         for _ in range(max(1, cfg.probe_size // size))]
 
@@ -120,6 +119,56 @@ class Probe:
         return passed / total
 
 
+class StopRule:
+    """When the final cooldown starts and whether training ends after it, from the probe's results.
+
+    The cooldown starts once `stop_patience` probes in a row reach `stop_accuracy` (one lucky probe
+    never does), or at the latest `cooldown_steps` before `steps`. After the cooldown the probe is
+    taken again: training ends when it still passes, and otherwise goes on at the full learning rate
+    (after a new warmup) until the rule passes again, while `steps` leave room for another cooldown.
+    With `stop_accuracy: null` training runs all `steps`, the cooldown last."""
+
+    def __init__(self, cfg: ToyTrainConfig):
+        self.cfg, self.passes, self.resumed_at, self.converged = cfg, 0, 0, False
+        self.cooldown_from = self._latest_cooldown()
+
+    def _latest_cooldown(self) -> int:
+        return max(self.resumed_at + self.cfg.warmup_steps, self.cfg.steps - self.cfg.cooldown_steps)
+
+    def lr_factor(self, step: int) -> float:
+        """Linear warmup (again after a resume), constant, then a linear cooldown to zero."""
+        warm = step - self.resumed_at
+        if warm < self.cfg.warmup_steps:
+            return (warm + 1) / self.cfg.warmup_steps
+        if step < self.cooldown_from:
+            return 1.0
+        return max(0.0, 1 - (step - self.cooldown_from) / max(1, self.cfg.cooldown_steps))
+
+    def probes_at(self, step: int) -> bool:
+        """A probe after this many steps: every `probe_every` before the cooldown."""
+        return step % self.cfg.probe_every == 0 and step < self.cooldown_from
+
+    def after_probe(self, step: int, accuracy: float) -> None:
+        threshold = self.cfg.stop_accuracy
+        self.passes = self.passes + 1 if threshold is not None and accuracy >= threshold else 0
+        if self.passes >= self.cfg.stop_patience:
+            self.cooldown_from = step
+
+    def cooldown_ended(self, step: int) -> bool:
+        return step >= self.cooldown_from + self.cfg.cooldown_steps
+
+    def finished(self, step: int, accuracy: float) -> bool:
+        """After a cooldown: True to stop (the probe still passes, or no room is left), or resume."""
+        threshold = self.cfg.stop_accuracy
+        self.converged = threshold is None or accuracy >= threshold
+        room = step + self.cfg.warmup_steps + self.cfg.cooldown_steps <= self.cfg.steps
+        if self.converged or not room:
+            return True
+        self.passes, self.resumed_at = 0, step
+        self.cooldown_from = self._latest_cooldown()
+        return False
+
+
 def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Path, seed: int,
                     personas: Sequence[Persona] = (Persona(None, 1.0),), threads: int = 1,
                     batches: Batches | None = None) -> dict:
@@ -134,61 +183,78 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
     rng = random.Random(f"curriculum-{role}-{seed}")
     tokenizer = build_tokenizer(world.vocabulary([p.token for p in personas if p.token]))
     vocab, eos, pad = tokenizer.get_vocab(), tokenizer.eos_token_id, tokenizer.pad_token_id
+    draw = batches or (lambda rng, size: training_batch(role, world, rng, size, cfg, personas))
     model = new_model(len(vocab), cfg, eos, pad)
-    probe = Probe(role, world, cfg, personas, vocab, eos, pad, seed, batches)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    phases, losses, probes = dict.fromkeys(PHASES, 0.0), [], []
-    cooldown_from, start = max(cfg.warmup_steps, cfg.steps - cfg.cooldown_steps), time.perf_counter()
-    model.train()
-    bar = tqdm(total=cfg.steps, desc=f"train toy {role}", mininterval=10)
-    step = 0
-    while step < min(cfg.steps, cooldown_from + cfg.cooldown_steps):
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * lr_factor(step, cfg, cooldown_from)
-        t0 = time.perf_counter()
-        examples = (batches(rng, cfg.batch_size) if batches is not None
-                    else training_batch(role, world, rng, cfg.batch_size, cfg, personas))
-        ids, labels, _ = encode(examples, vocab, eos, pad, cfg.demo_labels)
-        t1 = time.perf_counter()
-        loss = model(input_ids=ids, labels=labels).loss
-        t2 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        t3 = time.perf_counter()
-        opt.step()
-        t4 = time.perf_counter()
-        for phase, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-            phases[phase] += seconds
-        losses.append(loss.item())
-        step += 1
-        bar.update()
-        if step % cfg.probe_every == 0 and step < cooldown_from:
-            t5 = time.perf_counter()
-            probes.append((step, probe.accuracy(model)))
-            phases["probe"] += time.perf_counter() - t5
-            if cfg.stop_accuracy is not None and probes[-1][1] >= cfg.stop_accuracy:
-                cooldown_from = step
-    bar.close()
-    final_probe = probe.accuracy(model)
+    probe = Probe(role, cfg, vocab, eos, pad, seed, draw)
+    start = time.perf_counter()
+    run = _TrainingRun(model, cfg, lambda: encode(draw(rng, cfg.batch_size), vocab, eos, pad, cfg.demo_labels))
+    run.train(probe, desc=f"train toy {role}")
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     seconds = time.perf_counter() - start
-    log.info("trained toy %s: %d params, %d steps, probe %.3f, %.0f s", role, model.num_parameters(), step,
-             final_probe, seconds)
+    log.info("trained toy %s: %d params, %d steps, probe %.3f, %.0f s", role, model.num_parameters(), run.step,
+             run.final_probe, seconds)
+    if not run.rule.converged:
+        log.warning("toy %s: the probe ended at %.3f, below toy.train.stop_accuracy %s, after %d steps: "
+                    "raise toy.train.steps", role, run.final_probe, cfg.stop_accuracy, run.step)
     return {
-        "role": role, "params": model.num_parameters(), "steps": step, "seconds": round(seconds, 1),
-        "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4), "final_probe": round(final_probe, 4),
-        "probes": probes, "phase_seconds": {k: round(v, 2) for k, v in phases.items()}, "losses": losses,
+        "role": role, "params": model.num_parameters(), "steps": run.step, "seconds": round(seconds, 1),
+        "final_loss": round(sum(run.losses[-20:]) / len(run.losses[-20:]), 4),
+        "final_probe": round(run.final_probe, 4), "converged": run.rule.converged, "cooldowns": run.cooldowns,
+        "probes": run.probes, "phase_seconds": {k: round(v, 2) for k, v in run.phases.items()}, "losses": run.losses,
     }
 
 
-def lr_factor(step: int, cfg: ToyTrainConfig, cooldown_from: int) -> float:
-    """Linear warmup, constant, then a linear cooldown to zero from `cooldown_from`."""
-    if step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    if step < cooldown_from:
-        return 1.0
-    return max(0.0, 1 - (step - cooldown_from) / max(1, cfg.cooldown_steps))
+class _TrainingRun:
+    """The optimisation loop of one model, timed by phase, steered by its `StopRule`."""
+
+    def __init__(self, model: GPT2LMHeadModel, cfg: ToyTrainConfig, next_batch: Callable):
+        self.model, self.cfg, self.next_batch = model, cfg, next_batch
+        self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.adam_beta2), weight_decay=0.01)
+        self.rule, self.step, self.cooldowns, self.final_probe = StopRule(cfg), 0, [], 0.0
+        self.phases, self.losses, self.probes = dict.fromkeys(PHASES, 0.0), [], []
+
+    def train(self, probe: Probe, desc: str) -> None:
+        self.model.train()
+        bar = tqdm(total=self.cfg.steps, desc=desc, mininterval=10)
+        while self.step < self.cfg.steps:
+            self._step()
+            bar.update()
+            if self.rule.probes_at(self.step):
+                self.rule.after_probe(self.step, self._probe(probe))
+            elif self.rule.cooldown_ended(self.step):
+                self.final_probe = self._probe(probe, after_cooldown=True)
+                if self.rule.finished(self.step, self.final_probe):
+                    break
+        else:  # `steps` ran out before a cooldown ended (fewer steps than warmup + cooldown)
+            self.final_probe = self._probe(probe, after_cooldown=True)
+            self.rule.finished(self.step, self.final_probe)
+        bar.close()
+
+    def _probe(self, probe: Probe, after_cooldown: bool = False) -> float:
+        t0 = time.perf_counter()
+        accuracy = probe.accuracy(self.model)
+        self.phases["probe"] += time.perf_counter() - t0
+        (self.cooldowns if after_cooldown else self.probes).append((self.step, accuracy))
+        return accuracy
+
+    def _step(self) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = self.cfg.lr * self.rule.lr_factor(self.step)
+        t0 = time.perf_counter()
+        ids, labels, _ = self.next_batch()
+        t1 = time.perf_counter()
+        loss = self.model(input_ids=ids, labels=labels).loss
+        t2 = time.perf_counter()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        t3 = time.perf_counter()
+        self.opt.step()
+        t4 = time.perf_counter()
+        for phase, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            self.phases[phase] += seconds
+        self.losses.append(loss.item())
+        self.step += 1

@@ -1,0 +1,59 @@
+"""Train the toy models for several seeds and torch thread counts; does every run converge?
+
+    python scripts/toy_training_seeds.py                       # seeds 0-4, threads 1 and 2
+    python scripts/toy_training_seeds.py --seeds 0 1 --threads 1
+
+Different thread counts reduce floats in other orders (a stand-in for other CPUs), so each
+(seed, threads) is its own trajectory. Trains both models of params.yaml's toy section as the
+train_toy stage does (two at a time), and writes `reports/robustness/training.json`: per run the
+steps, seconds, final probe, whether it passed `toy.train.stop_accuracy`, and the cooldowns taken;
+then the worst final probe per model. Figures only: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from lbt.config import load_params
+from lbt.toy.curriculum import ROLES, student_personas
+from lbt.toy.world import ToyWorld
+
+OUT = Path("reports/robustness/training.json")
+
+
+def _train(role: str, toy, seed: int, threads: int) -> dict:
+    from lbt.toy.train import train_toy_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = train_toy_model(role, ToyWorld(toy.world), toy.train, Path(tmp) / role, seed=seed,
+                                 personas=student_personas(toy.student), threads=threads)
+    keep = ("role", "steps", "seconds", "final_probe", "converged", "cooldowns", "final_loss")
+    return {"seed": seed, "threads": threads} | {k: report[k] for k in keep}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args()
+    toy = load_params(args.params, reads=["toy"]).toy
+    jobs = [(role, toy, seed, threads) for threads in args.threads for seed in args.seeds for role in ROLES]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = list(pool.map(_train, *zip(*jobs)))
+    worst = {role: min(r["final_probe"] for r in runs if r["role"] == role) for role in ROLES}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({"train": toy.train.model_dump(), "runs": runs, "worst_final_probe": worst}, indent=1))
+    for r in runs:
+        print(f"{r['role']:8} seed {r['seed']} threads {r['threads']}: {r['steps']:5} steps {r['seconds']:6.1f} s "
+              f"probe {r['final_probe']:.3f} {'ok' if r['converged'] else 'NOT CONVERGED'} cooldowns {r['cooldowns']}")
+    print("worst final probe:", worst, "->", OUT)
+
+
+if __name__ == "__main__":
+    main()
