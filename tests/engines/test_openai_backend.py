@@ -61,7 +61,7 @@ def make_backend(base_urls: list[str], **overrides: Any) -> OpenAIBackend:
         "max_concurrency": 8,
     }
     settings.update(overrides)
-    return OpenAIBackend(OpenAIModel(**settings), backoff_base_s=0.01, backoff_max_s=0.05, show_progress=False)
+    return OpenAIBackend(OpenAIModel(**settings), show_progress=False)
 
 
 def prompt_samples(count: int, **request_fields: Any) -> list[Sample]:
@@ -374,8 +374,8 @@ def test_retries_are_summarised_not_logged_per_sample(start_server: ServerFactor
 
 
 def test_a_server_that_answers_errors_never_trips_the_breaker(start_server: ServerFactory) -> None:
-    """Five 503s then success, on the only replica: slow, but it is up, so every sample gets done."""
-    server = start_server(fault_plan=lambda a: Fault(status=503, message="Loading.") if a.attempt < 5 else None)
+    """Three 503s then success, on the only replica: slow, but it is up, so every sample gets done."""
+    server = start_server(fault_plan=lambda a: Fault(status=503, message="Loading.") if a.attempt < 3 else None)
 
     completions = make_backend([server.v1_url], max_retries=6).generate_samples(prompt_samples(20))
 
