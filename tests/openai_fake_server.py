@@ -123,6 +123,8 @@ class FakeOpenAIServer:
         gauge: InFlightGauge | None = None,
         echo_key_in_auth_errors: bool = False,
         text_for: Callable[[dict[str, Any]], str] | None = None,
+        answer_body: object = None,
+        port: int = 0,
     ) -> None:
         self.api_key = api_key
         self.fault_plan = fault_plan
@@ -131,6 +133,8 @@ class FakeOpenAIServer:
         self.gauge = gauge or InFlightGauge()
         self.echo_key_in_auth_errors = echo_key_in_auth_errors
         self.text_for = text_for  # answers in a task's format instead of `fake_generation`'s words
+        self.port = port  # 0: any free port
+        self.answer_body = answer_body  # answers 200 with this instead (a dict as JSON, a str as HTML): not the API
         self._log: list[ServedRequest] = []
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -142,7 +146,7 @@ class FakeOpenAIServer:
 
     def start(self) -> FakeOpenAIServer:
         handler = type("BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = _QuietHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietHTTPServer(("127.0.0.1", self.port), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-openai", daemon=True)
         self._thread.start()
         return self
@@ -249,7 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.response_delay_s:
             self.fake._stopping.wait(self.fake.response_delay_s)
         self.fake._finish(request, "ok")  # before sending: the client may look at the log at once
-        self._send_json(200, self._generation(request))
+        if isinstance(self.fake.answer_body, str):
+            return self._send(200, self.fake.answer_body.encode(), "text/html")
+        self._send_json(200, self.fake.answer_body or self._generation(request))
 
     def _read_json(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -325,10 +331,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": error}, headers)
 
     def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)

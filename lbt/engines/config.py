@@ -55,7 +55,7 @@ class OpenAIModel(_Model):
     )
     max_concurrency: int = Field(32, ge=1, description="Requests in flight at once, over all base URLs.")
     max_retries: int = Field(6, ge=0, description="Retries on 429, 5xx and timeouts, with backoff.")
-    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-attempt timeout in seconds (to connect: at most 5 s).")
 
 
 ModelConfig = Annotated[Union[HFModel, VLLMModel, OpenAIModel], Field(discriminator="backend")]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import socket
+import threading
 import time
 import traceback
 from collections import Counter
@@ -61,7 +62,7 @@ def make_backend(base_urls: list[str], **overrides: Any) -> OpenAIBackend:
         "max_concurrency": 8,
     }
     settings.update(overrides)
-    return OpenAIBackend(OpenAIModel(**settings), backoff_base_s=0.01, backoff_max_s=0.05, show_progress=False)
+    return OpenAIBackend(OpenAIModel(**settings), show_progress=False)
 
 
 def prompt_samples(count: int, **request_fields: Any) -> list[Sample]:
@@ -223,6 +224,27 @@ def test_concurrency_limit_holds_over_all_replicas(start_server: ServerFactory) 
 # -- errors ------------------------------------------------------------------------------------
 
 
+def test_timeouts_give_up_after_max_retries_in_one_sentence(start_server: ServerFactory) -> None:
+    server = start_server(fault_plan=lambda a: Fault(delay_s=1.0))
+
+    with pytest.raises(OpenAIBackendError) as caught:
+        make_backend([server.v1_url], timeout_s=0.3, max_retries=1).generate_samples(prompt_samples(1))
+
+    assert str(caught.value) == (f"fake: completions request (seed {prompt_samples(1)[0].seed}) failed 2 times "
+                                 f"(max_retries=1); last error: {server.v1_url}/completions: no answer within 0.3 s.")
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("answer", [{"status": "ok"}, "<html>Welcome to nginx!</html>"])
+def test_an_answer_that_is_not_openai_json_is_named(start_server: ServerFactory, answer: object) -> None:
+    server = start_server(answer_body=answer)
+
+    with pytest.raises(OpenAIBackendError, match=r"answered 200 but not with OpenAI-style JSON \(check base_urls"):
+        make_backend([server.v1_url]).generate_samples(prompt_samples(1))
+
+    assert len(server.requests) == 1
+
+
 def test_a_non_retryable_error_stops_with_the_servers_message(start_server: ServerFactory) -> None:
     refuse = Fault(status=400, message="max_tokens is too large: 99999.")
     server = start_server(fault_plan=lambda a: refuse)
@@ -242,12 +264,21 @@ def test_missing_key_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(caught.value).count(".") == 1 and str(caught.value).endswith(".")
 
 
-def test_no_key_variable_means_no_auth_header(start_server: ServerFactory) -> None:
+@pytest.mark.parametrize("api_type", ["openai", "azure"])
+def test_no_key_variable_means_no_key_sent(start_server: ServerFactory, monkeypatch: pytest.MonkeyPatch,
+                                           api_type: str) -> None:
+    """Not even the key in the variables the SDK would read by itself."""
+    monkeypatch.setenv("OPENAI_API_KEY", PLANTED_KEY)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", PLANTED_KEY)
     server = start_server(api_key=None)
+    azure = {"api_type": "azure", "api_version": "2024-10-21"} if api_type == "azure" else {}
 
-    make_backend([server.v1_url], api_key_env=None).generate_samples(prompt_samples(2))
+    completions = make_backend([server.url if azure else server.v1_url], api_key_env=None, **azure).generate_samples(
+        prompt_samples(2))
 
+    assert len(completions) == 2 and len(server.requests) == 2
     assert all("authorization" not in r.headers and "api-key" not in r.headers for r in server.requests)
+    assert all(PLANTED_KEY not in str(r.headers) for r in server.requests)
 
 
 def test_the_key_never_leaks(start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
@@ -346,6 +377,19 @@ def test_a_closed_port_fails_fast_in_one_sentence(caplog: pytest.LogCaptureFixtu
     assert len(caplog.text) < 2000
 
 
+def test_a_server_that_comes_up_a_moment_late_is_waited_for(start_server: ServerFactory) -> None:
+    """Every first attempt is refused, but the breaker waits for a sample's third attempt (backoff)."""
+    url = closed_port_url()
+    port = int(url.split(":")[2].split("/")[0])
+    late = threading.Timer(0.3, lambda: start_server(port=port))
+    late.start()
+
+    completions = make_backend([url]).generate_samples(prompt_samples(20))
+
+    late.join()
+    assert len(completions) == 20
+
+
 def test_every_dead_base_url_is_named(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     urls = [closed_port_url(), "http://lbt-no-such-host.invalid/v1"]
@@ -361,21 +405,22 @@ def test_every_dead_base_url_is_named(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_retries_are_summarised_not_logged_per_sample(start_server: ServerFactory,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="lbt")
+    caplog.set_level(logging.INFO)  # every logger: no line per request or per retry from httpx2 or the SDK either
     server = start_server(fault_plan=lambda a: Fault(status=429, message="Slow down.", retry_after="0")
                           if a.attempt < 2 else None)
 
     completions = make_backend([server.v1_url]).generate_samples(prompt_samples(50))
 
-    assert len(completions) == 50
-    [summary] = [r.getMessage() for r in caplog.records if r.name == "lbt.engines.openai"]
+    assert len(completions) == 50 and len(server.requests) == 150
+    assert [r.name for r in caplog.records] == ["lbt.engines.openai"]
+    [summary] = [r.getMessage() for r in caplog.records]
     assert summary.startswith("fake: retry summary, 100 retries in the last")
     assert f"{server.v1_url}: 100 HTTP 429 (Slow down.)" in summary
 
 
 def test_a_server_that_answers_errors_never_trips_the_breaker(start_server: ServerFactory) -> None:
-    """Five 503s then success, on the only replica: slow, but it is up, so every sample gets done."""
-    server = start_server(fault_plan=lambda a: Fault(status=503, message="Loading.") if a.attempt < 5 else None)
+    """Three 503s then success, on the only replica: slow, but it is up, so every sample gets done."""
+    server = start_server(fault_plan=lambda a: Fault(status=503, message="Loading.") if a.attempt < 3 else None)
 
     completions = make_backend([server.v1_url], max_retries=6).generate_samples(prompt_samples(20))
 
