@@ -7,7 +7,7 @@ templates, four fixed stub demonstrations before the teaching example).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -147,8 +147,8 @@ class MathParams(StrictModel):
         "classic MATH normal form ('normalized', the paper's rule). The selection stage reports "
         "all three; this one is the headline.",
     )
-    levels: list[int] | None = Field(
-        None, description="Keep only the TPs of these MATH levels (1-5), with their EPs (None: every level); the "
+    levels: list[Annotated[int, Field(ge=1, le=5)]] | None = Field(
+        None, min_length=1, description="Keep only the TPs of these MATH levels (1-5), with their EPs (None: every level); the "
         "training problems stay. A slice for small models and short runs.")
     max_tps: int | None = Field(
         None, ge=1, description="Keep at most this many TPs (after `levels`), with their EPs: a fixed spread "
