@@ -3,8 +3,9 @@
 Each stage depends on exactly the code it imports (the import graph of its notebook and of
 the stage runner, read from the source), the params sections it reads, the model folders of
 the models it runs, and the data of the stages before it. Which stages exist follows the
-params file: toy models are trained only for the toy task, one rationales stage per teacher,
-one exams stage per (teacher, student) pair. DVC's own templating cannot express this (a
+params file: toy models are trained only for the toy task, a model folder built from a GGUF file
+is converted once (`convert-<folder>`), one rationales stage per teacher, one exams stage per
+(teacher, student) pair. DVC's own templating cannot express this (a
 missing params key is an error, `${item.path}` fails for an API model, deps lists cannot be
 interpolated), so `dvc.yaml` is written by
 
