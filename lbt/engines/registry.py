@@ -8,6 +8,8 @@ from lbt.engines.cache import RequestCache
 from lbt.engines.config import HFModel, ModelConfig, OpenAIModel, VLLMModel
 from lbt.engines.engine import Engine
 
+DEFAULT_CHUNK = 256  # samples per backend call (and cache write) for the other backends
+
 BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
 
 
@@ -29,5 +31,8 @@ def make_backend(config: ModelConfig):
 
 
 def make_engine(config: ModelConfig, cache_path: str | Path | None) -> Engine:
+    """The engine of one model entry; an hf model's chunks are its batches, so the progress bar and the
+    cache advance batch by batch (a real model's batch takes minutes on a CPU)."""
     cache = RequestCache(cache_path) if cache_path else None
-    return Engine(make_backend(config), cache, config.name, prompt_prefix=config.prompt_prefix)
+    chunk = config.batch_size if isinstance(config, HFModel) else DEFAULT_CHUNK
+    return Engine(make_backend(config), cache, config.name, chunk_size=chunk, prompt_prefix=config.prompt_prefix)

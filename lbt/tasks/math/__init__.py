@@ -44,7 +44,10 @@ class MathTask(Task):
                 f"answers grouped by `{self.config.grouping}` for voting.")
 
     def load_problems(self) -> pl.DataFrame:
-        return data.load_problems(Path(self.config.raw_dir), self.config.pool)
+        problems = data.load_problems(Path(self.config.raw_dir), self.config.pool)
+        if self.config.levels is None and self.config.max_tps is None:
+            return problems
+        return data.slice_tps(problems, self.config.levels, self.config.max_tps)
 
     def held_out_problems(self, problems: pl.DataFrame, which: str) -> pl.DataFrame:
         """`eval_tps` (the 181 TPs) or `math500`: all 500 MATH500 test problems (M2's evaluation)."""

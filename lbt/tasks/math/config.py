@@ -7,7 +7,7 @@ templates, four fixed stub demonstrations before the teaching example).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -147,6 +147,12 @@ class MathParams(StrictModel):
         "classic MATH normal form ('normalized', the paper's rule). The selection stage reports "
         "all three; this one is the headline.",
     )
+    levels: list[Annotated[int, Field(ge=1, le=5)]] | None = Field(
+        None, min_length=1, description="Keep only the TPs of these MATH levels (1-5), with their EPs (None: every level); the "
+        "training problems stay. A slice for small models and short runs.")
+    max_tps: int | None = Field(
+        None, ge=1, description="Keep at most this many TPs (after `levels`), with their EPs: a fixed spread "
+        "over subjects (the first by a hash of their id), the same on every machine and seed (None: all).")
     pool: bool = Field(
         False, description="Add the MATH test problems outside MATH500 test (4,500, role `pool`) to the problems "
         "table: the pool that `exam.maker: similar` draws exams from.")

@@ -13,6 +13,7 @@ Every input file is checked by sha256 and tarballs are read without extracting t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tarfile
 from pathlib import Path
@@ -87,6 +88,19 @@ def load_problems(raw_dir: Path, pool: bool = False) -> pl.DataFrame:
         rows += [{**_original_row(math_test[i], POOL_ROLE), "problem_id": f"pool:{i}", "family_id": f"pool:{i}"}
                  for i in sorted(math_test.keys() - math500.keys())]
     return pl.DataFrame(rows, schema={**PROBLEM_COLUMNS, **EXTRA_COLUMNS})
+
+
+def slice_tps(problems: pl.DataFrame, levels: list[int] | None, max_tps: int | None) -> pl.DataFrame:
+    """The problems table with only the TPs of `levels` (all when None), at most `max_tps` of them (the
+    first by the sha256 of their id: spread over subjects, the same everywhere), and their EPs."""
+    tps = problems.filter(pl.col("role") == "tp")
+    if levels is not None:
+        tps = tps.filter(pl.col("level").is_in(levels))
+    kept = sorted(tps["problem_id"], key=lambda i: hashlib.sha256(i.encode()).hexdigest())[:max_tps]
+    if not kept:
+        raise ValueError(f"math.levels {levels} selects no teaching problem: use levels between 1 and 5.")
+    eval_roles = pl.col("role").is_in(["tp", "ep"])
+    return problems.filter(~eval_roles | pl.col("family_id").is_in(kept))
 
 
 def math500_problems(raw_dir: Path) -> pl.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 
 from lbt.tasks.base import PROBLEM_COLUMNS
 from lbt.tasks.data import sha256_file
-from lbt.tasks.math.data import DATA_FILES, MATH500_FILE, SNAPSHOTS, checked_file, load_problems
+from lbt.tasks.math.data import DATA_FILES, MATH500_FILE, SNAPSHOTS, checked_file, load_problems, slice_tps
 
 from .conftest import DATA_DIR, NO_DATA
 
@@ -134,3 +134,30 @@ def test_checked_file_accepts_the_real_files() -> None:
     for relative in DATA_FILES:
         assert checked_file(DATA_DIR, relative) == DATA_DIR / relative
         assert re.fullmatch(r"[0-9a-f]{64}", DATA_FILES[relative][0])
+
+
+# -- a slice of the TPs (math.levels, math.max_tps) ---------------------------------------------
+
+
+@needs_data
+def test_a_slice_keeps_the_tps_of_its_levels_with_their_eps_and_every_training_problem(problems: pl.DataFrame) -> None:
+    sliced = slice_tps(problems, [1], 5)
+    tps, eps = (sliced.filter(pl.col("role") == r) for r in ("tp", "ep"))
+    assert tps.height == 5 and (tps["level"] == 1).all()
+    assert sorted(eps["family_id"].unique()) == sorted(tps["problem_id"]) and eps.height == 15
+    assert sliced.filter(pl.col("role").is_in(["train", "train_ep"])).height == 1564 * 4
+    assert sliced.equals(slice_tps(problems, [1], 5))  # the same TPs every time
+    assert set(slice_tps(problems, [1], 6).filter(pl.col("role") == "tp")["problem_id"]) > set(tps["problem_id"])
+    assert slice_tps(problems, [1, 2], None).filter(pl.col("role") == "tp").height == 25 + 47
+
+
+@needs_data
+def test_a_slice_spreads_over_subjects(problems: pl.DataFrame) -> None:
+    subjects = slice_tps(problems, [1], 12).filter(pl.col("role") == "tp")["subject"]
+    assert subjects.n_unique() >= 4
+
+
+@needs_data
+def test_levels_that_select_nothing_stop_with_one_sentence(problems: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match=r"math.levels \[7\] selects no teaching problem"):
+        slice_tps(problems, [7], None)

