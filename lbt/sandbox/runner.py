@@ -70,6 +70,15 @@ def drop_privileges(uid):
     os.setuid(uid)
 
 
+def flush_output():
+    """What the program printed, out before `os._exit` (which would drop Python's buffers)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or its reader gone
+            pass
+
+
 def kill_the_rest():
     """Kill every other process of this uid, or of bubblewrap's pid namespace (but its init):
     what the program started (there may be none left: ESRCH)."""
@@ -166,6 +175,7 @@ def main():
         run_tests(nonce, job["tests"], namespace)
     if job.get("uid") is not None or job.get("bubblewrap"):
         kill_the_rest()
+    flush_output()
     report(nonce, event="done")
     os._exit(0)
 
