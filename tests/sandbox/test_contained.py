@@ -42,7 +42,7 @@ FAST = Limits(timeout_s=2.0, memory_mb=256, max_procs=8, output_bytes=1 << 16)
 MODES = {"root-bubblewrap": "bubblewrap", "root-namespaces": "namespaces", "user-bubblewrap": "bubblewrap",
          "user-none": "none"}
 WEAK = {"user-none": {"writes", "loopback", "daemon", "environ"}}  # harm this mode does not contain
-UNSAFE = {"user-none": {"fork_bomb", "outside"}}  # not run there: unbounded, or a real packet
+UNSAFE = {"user-none": {"fork_bomb": "nothing there bounds a fork bomb", "outside": "it would send a real packet"}}
 
 
 class Sandbox:
@@ -57,8 +57,9 @@ class Sandbox:
         return harm not in WEAK.get(self.mode, ())
 
     def skip_unsafe(self, harm: str) -> None:
-        if harm in UNSAFE.get(self.mode, ()):
-            pytest.skip(f"not run in {self.mode}: nothing there bounds or stops it")
+        reason = UNSAFE.get(self.mode, {}).get(harm)
+        if reason:
+            pytest.skip(f"not run in {self.mode}: {reason}")
 
     def run(self, code: str, tests=("assert True",), entry_point=None, limits=FAST) -> tuple[RunResult, int]:
         """The run's result and the uid its processes had."""
