@@ -2,7 +2,8 @@
 
 TESTS.py is split into its top-level statements; each runs after the code, in the code's
 namespace, one at a time (a statement holding an `assert` is a test, any other is setup).
-Prints one JSON object (the RunResult, with `pass_rate`) on its last line; exits 0 when passed.
+Prints one JSON object (the RunResult, with `pass_rate`; `isolation` says which isolation the
+run had: bubblewrap, namespaces or none) on its last line; exits 0 when passed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from lbt.sandbox.bubblewrap import MODES
 from lbt.sandbox.isolation import can_switch_uid, lease_uid
 from lbt.sandbox.limits import Limits
 from lbt.sandbox.run import run_program
@@ -31,12 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entry-point", default=None, help="expression bound to `candidate` before the tests")
     parser.add_argument("--timeout", type=float, default=10.0, help="wall seconds for the code and all tests")
     parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--isolation", choices=MODES, default="auto",
+                        help="auto: bubblewrap where it works, else namespaces (the result's `isolation` says which)")
     args = parser.parse_args(argv)
     tests = split_statements(args.tests.read_text())
     lease = lease_uid() if can_switch_uid() else None
     try:
         limits = Limits(timeout_s=args.timeout, memory_mb=args.memory_mb)
-        result = run_program(args.code.read_text(), tests, args.entry_point, limits, lease.uid if lease else None)
+        result = run_program(args.code.read_text(), tests, args.entry_point, limits, lease.uid if lease else None,
+                             args.isolation)
+    except RuntimeError as error:  # e.g. bubblewrap asked for where it does not work
+        parser.error(str(error))
     finally:
         if lease is not None:
             lease.release()

@@ -7,7 +7,8 @@ RLIMIT_NPROC counts that uid's processes only (a fork bomb hits its own ceiling)
 cannot signal the caller (another uid), cannot read or write the caller's files (mode 0700
 folders, /etc) and cannot see its environment in /proc; and at the end `kill(-1, SIGKILL)`
 issued as that uid reaches every process the program started, daemons in new sessions
-included. Leases are `flock`s on files under a shared lock folder, so pools in other processes
+included, and `sweep_files` removes what it wrote in /tmp, /dev/shm and the like (runs under
+bubblewrap get private ones instead, see bubblewrap.py). Leases are `flock`s on files under a shared lock folder, so pools in other processes
 on the machine never get the same uid at the same time; a crashed holder's lock is released by
 the kernel.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -94,6 +96,38 @@ def processes_of(uid: int) -> list[int]:
             if state not in (b"Z", b"X"):
                 found.append(int(name))
     return found
+
+
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def sweep_files(uid: int) -> int:
+    """Remove what `uid` left at the top of the world-writable temporary folders (the only
+    places of the host's a leased uid can write outside its working directory, short of a
+    world-writable folder further down); the number of entries removed. Run after `sweep_uid`,
+    so nothing of the uid is still writing."""
+    removed = 0
+    for folder in dict.fromkeys((*WORLD_WRITABLE, tempfile.gettempdir())):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        removed += sum(_remove_if_owned(entry, uid) for entry in entries)
+    return removed
+
+
+def _remove_if_owned(entry: os.DirEntry, uid: int) -> bool:
+    """Remove `entry` (a folder with all it holds) when `uid` owns it; True when removed."""
+    try:
+        if entry.stat(follow_symlinks=False).st_uid != uid:
+            return False
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    except OSError:
+        return False
+    return True
 
 
 def make_workdir(uid: int | None) -> Path:

@@ -16,6 +16,7 @@ class Limits:
     memory_mb: int = 1024  # address space (RLIMIT_AS) of each process
     max_procs: int = 16  # processes of the run's uid at once (RLIMIT_NPROC); only with a uid of its own
     file_mb: int = 16  # largest file it may write (RLIMIT_FSIZE)
+    tmp_mb: int = 64  # size of each private tmpfs (/tmp, /dev/shm) under bubblewrap
     output_bytes: int = 1 << 20  # stdout + stderr beyond this kills the run (`output_limit`)
     keep_output_bytes: int = 4096  # how much of each stream the result keeps
 
@@ -38,6 +39,7 @@ class RunResult:
     seconds: float
     network_isolated: bool = False
     user_isolated: bool = False
+    isolation: str = "none"  # "bubblewrap", "namespaces" (today's fallback: a network namespace) or "none"
     stdout: str = ""
     stderr: str = ""
     detail: str | None = None

@@ -3,6 +3,8 @@
 `SandboxPool(workers)` leases `workers` uids (when it can switch uids, see `isolation`) and
 runs jobs on as many threads; each thread waits on its child process, so `workers` is the
 number of programs running at once (default: the CPU count). `run_many` keeps the input order.
+`isolation` is "auto" (bubblewrap where it works, else the namespaces fallback), "bubblewrap"
+or "namespaces" (see bubblewrap.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from lbt.sandbox.bubblewrap import use_bubblewrap
 from lbt.sandbox.isolation import UidLease, can_switch_uid, lease_uid
 from lbt.sandbox.limits import Limits, RunResult
 from lbt.sandbox.run import run_program
@@ -30,10 +33,13 @@ class Job:
 class SandboxPool:
     """Runs jobs `workers` at a time under `limits`; close it (or use `with`) to free its uids."""
 
-    def __init__(self, workers: int | None = None, limits: Limits = Limits(), switch_uid: bool | None = None) -> None:
+    def __init__(self, workers: int | None = None, limits: Limits = Limits(), switch_uid: bool | None = None,
+                 isolation: str = "auto") -> None:
         self.workers = workers or os.cpu_count() or 1
         self.limits = limits
         use_uids = can_switch_uid() if switch_uid is None else switch_uid
+        use_bubblewrap(isolation, use_uids)  # an unknown or unavailable mode fails here, not in every run
+        self.isolation = isolation
         self._leases: list[UidLease] = [lease_uid() for _ in range(self.workers)] if use_uids else []
         self._free: queue.Queue[int | None] = queue.Queue()
         for slot in range(self.workers):
@@ -50,7 +56,7 @@ class SandboxPool:
         """One job on a free slot (blocks until one is free)."""
         uid = self._free.get()
         try:
-            return run_program(job.program, job.tests, job.entry_point, self.limits, uid)
+            return run_program(job.program, job.tests, job.entry_point, self.limits, uid, self.isolation)
         finally:
             self._free.put(uid)
 

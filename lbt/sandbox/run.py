@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from lbt.sandbox.isolation import make_workdir, sandbox_paths, sandbox_python, sweep_uid
+from lbt.sandbox.bubblewrap import bwrap_args, bwrap_path, use_bubblewrap
+from lbt.sandbox.isolation import make_workdir, sandbox_paths, sandbox_python, sweep_files, sweep_uid
 from lbt.sandbox.limits import Limits, RunResult
 from lbt.sandbox.runner import is_test
 
@@ -27,28 +28,49 @@ POLL_S = 0.25  # how often a quiet run checks whether its child has exited
 
 
 def run_program(program: str, tests: Sequence[str], entry_point: str | None = None,
-                limits: Limits = Limits(), uid: int | None = None) -> RunResult:
+                limits: Limits = Limits(), uid: int | None = None, isolation: str = "auto") -> RunResult:
     """Run `program`, then each test snippet in its namespace (`candidate` bound to
-    `entry_point` when given), as `uid` when given; see RunResult."""
+    `entry_point` when given), as `uid` when given, inside bubblewrap or not as `isolation`
+    says (see bubblewrap.use_bubblewrap); see RunResult."""
     started = time.monotonic()
+    bubblewrap = use_bubblewrap(isolation, uid is not None)
     workdir = make_workdir(uid)
-    nonce = secrets.token_hex(8)
-    job = {"program": program, "tests": list(tests), "entry_point": entry_point, "uid": uid,
-           "workdir": str(workdir), "nonce": nonce, "python_path": sandbox_paths(), "limits": _child_limits(limits, uid)}
+    job = {"program": program, "tests": list(tests), "entry_point": entry_point, "uid": uid, "bubblewrap": bubblewrap,
+           "workdir": str(workdir), "nonce": secrets.token_hex(8), "python_path": sandbox_paths(),
+           "limits": _child_limits(limits, uid, bubblewrap)}
     try:
         events, streams, status, ended = _execute(job, workdir, limits)
     finally:
-        if uid is not None:
-            sweep_uid(uid)
-        shutil.rmtree(workdir, ignore_errors=True)
-    return _result(events, streams, status, ended, tests, time.monotonic() - started, uid is not None)
+        _clean_up(uid, workdir, bubblewrap)
+    return _result(events, streams, status, ended, tests, time.monotonic() - started, job)
 
 
-def _child_limits(limits: Limits, uid: int | None) -> dict[str, int | None]:
+def _child_limits(limits: Limits, uid: int | None, bubblewrap: bool) -> dict[str, int | None]:
     child = dict(limits.child_limits())
-    if uid is None:
+    if uid is None and not bubblewrap:  # bubblewrap's user namespace counts the run's processes only
         child["max_procs"] = None  # RLIMIT_NPROC would count all of the caller's own processes
     return child
+
+
+def _clean_up(uid: int | None, workdir: Path, bubblewrap: bool) -> None:
+    """Kill what the run left running, remove its working directory and, without bubblewrap's
+    private /tmp and /dev/shm, what its uid left in the world-writable temporary folders."""
+    if uid is not None:
+        sweep_uid(uid)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if uid is not None and not bubblewrap:
+        sweep_files(uid)
+
+
+def _command(job: dict, workdir: Path, limits: Limits) -> list[str]:
+    """The runner's command line, inside bubblewrap when the job says so."""
+    python = sandbox_python(job["uid"] is not None)
+    command = [python, "-I", "-S", str(RUNNER)]
+    if not job["bubblewrap"]:
+        return command
+    prefix = str(Path(os.path.realpath(python)).parent.parent)  # the interpreter and its standard library
+    reveal = [str(RUNNER), prefix, *job["python_path"]]
+    return [str(bwrap_path()), *bwrap_args(workdir, job["uid"] is not None, limits.tmp_mb, reveal), *command]
 
 
 def _execute(job: dict, workdir: Path, limits: Limits) -> tuple[list[dict], dict[str, bytes], int, str]:
@@ -58,7 +80,7 @@ def _execute(job: dict, workdir: Path, limits: Limits) -> tuple[list[dict], dict
     job["report_fd"] = report_write
     env = {**BASE_ENV, "HOME": str(workdir), "TMPDIR": str(workdir)}
     process = subprocess.Popen(
-        [sandbox_python(job["uid"] is not None), "-I", "-S", str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        _command(job, workdir, limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, pass_fds=(report_write,), env=env, cwd=workdir, start_new_session=True,
     )
     os.close(report_write)
@@ -134,7 +156,7 @@ def _parse_lines(raw: bytes) -> list[dict]:
 
 
 def _result(events: list[dict], streams: dict[str, bytes], status: int, ended: str,
-            tests: Sequence[str], seconds: float, user_isolated: bool) -> RunResult:
+            tests: Sequence[str], seconds: float, job: dict) -> RunResult:
     stages = {str(e.get("event")): e for e in events if e.get("event") != "test"}
     outcomes = {int(e["index"]): e for e in events if e.get("event") == "test"}
     asserting = [i for i, snippet in enumerate(tests) if is_test(snippet)]
@@ -143,9 +165,11 @@ def _result(events: list[dict], streams: dict[str, bytes], status: int, ended: s
     passed = reason is None and bool(results) and all(results)
     if reason is None and not passed:
         reason = "no_tests"
+    network = bool(stages.get("start", {}).get("network_isolated"))
+    isolation = "bubblewrap" if job["bubblewrap"] else "namespaces" if network else "none"
     return RunResult(
         passed=passed, reason=reason, failing_test=failing, test_results=results, seconds=round(seconds, 4),
-        network_isolated=bool(stages.get("start", {}).get("network_isolated")), user_isolated=user_isolated,
+        network_isolated=network, user_isolated=job["uid"] is not None, isolation=isolation,
         stdout=streams["stdout"].decode(errors="replace"), stderr=streams["stderr"].decode(errors="replace"),
         detail=detail,
     )

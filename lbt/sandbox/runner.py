@@ -3,17 +3,19 @@ its tests one at a time, and report each outcome as a JSON line on an inherited 
 
 Run as a script by the parent (`python -I -S runner.py`, stdlib only, nothing imported from
 `lbt`), with the job as one JSON object on stdin: {"program", "tests", "entry_point",
-"limits", "uid", "workdir", "nonce", "report_fd", "python_path"}. Steps, in order:
+"limits", "uid", "workdir", "nonce", "report_fd", "python_path", "bubblewrap"}. Steps, in order:
 
-1. as root: a private network namespace (`unshare(CLONE_NEWNET)`: only a down loopback), then
-   resource limits (address space, CPU seconds, processes, file size, no core files), then
-   the job's unprivileged uid/gid with no supplementary groups (when `uid` is given);
+1. a private network namespace: bubblewrap's (`bubblewrap` true, see bubblewrap.py), else its
+   own (`unshare(CLONE_NEWNET)`, as root: only a down loopback); then resource limits
+   (address space, CPU seconds, processes, file size, no core files), then the job's
+   unprivileged uid/gid with no supplementary groups (when `uid` is given);
 2. stdin is /dev/null; `HOME`/`TMPDIR` are the throwaway working directory;
 3. the program is compiled (`syntax_error`) and run (`exception: ...`, `exit`, `memory`);
    `candidate` is bound to the entry point (`missing_entry_point`);
 4. each test snippet runs in the program's namespace; a snippet holding an `assert` is a
    test (pass or fail), any other snippet is setup (its failure fails the tests after it);
-5. every process of the uid but this one is killed (`kill(-1, SIGKILL)`), then "done".
+5. every process of the uid (or, under bubblewrap, of the run's pid namespace) but this one
+   is killed (`kill(-1, SIGKILL)`), then "done".
 
 Report lines carry the job's nonce so that a program printing look-alike lines on its own
 stdout is not believed; a program that goes out of its way to forge its own results on the report pipe
@@ -66,6 +68,24 @@ def drop_privileges(uid):
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+
+
+def flush_output():
+    """What the program printed, out before `os._exit` (which would drop Python's buffers)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or its reader gone
+            pass
+
+
+def kill_the_rest():
+    """Kill every other process of this uid, or of bubblewrap's pid namespace (but its init):
+    what the program started (there may be none left: ESRCH)."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def describe(error):
@@ -141,7 +161,7 @@ def main():
     job = json.loads(sys.stdin.read())
     REPORT_FD = int(job["report_fd"])
     nonce = job.pop("nonce")
-    network_isolated = isolate_network()
+    network_isolated = bool(job.get("bubblewrap")) or isolate_network()
     set_limits(job["limits"])
     if job.get("uid") is not None:
         drop_privileges(job["uid"])
@@ -153,8 +173,9 @@ def main():
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
     if run_program(nonce, job["program"], namespace) and bind_entry_point(nonce, job.get("entry_point"), namespace):
         run_tests(nonce, job["tests"], namespace)
-    if job.get("uid") is not None:
-        os.kill(-1, signal.SIGKILL)  # every other process of this uid: what the program started
+    if job.get("uid") is not None or job.get("bubblewrap"):
+        kill_the_rest()
+    flush_output()
     report(nonce, event="done")
     os._exit(0)
 

@@ -1,50 +1,44 @@
-"""Hostile programs: each is contained, scored as failing with its reason, and the caller goes on."""
+"""Hostile and failing programs, run in this process as root under both isolations (bubblewrap
+where it works, and the namespaces fallback): each is scored as failing with its reason, and
+the caller goes on. What each isolation contains is in test_contained.py."""
 
 from __future__ import annotations
 
 import os
-import socket
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lbt.sandbox import Limits, run_program
-from lbt.sandbox.isolation import can_switch_uid, lease_uid, processes_of
+from lbt.sandbox.bubblewrap import bwrap_works
+from lbt.sandbox.isolation import can_switch_uid, lease_uid
 
 pytestmark = pytest.mark.skipif(not can_switch_uid(), reason="the sandbox's uid isolation needs root (CAP_SETUID)")
 
+READ_ONLY = "exception: OSError: [Errno 30] Read-only file system"
 FAST = Limits(timeout_s=2.0, memory_mb=256, max_procs=8, output_bytes=1 << 16)
 
 
-@pytest.fixture(scope="module")
-def uid():
+@pytest.fixture(scope="module", params=["bubblewrap", "namespaces"])
+def uid(request):
+    """A leased uid, with the isolation the runs of the test use."""
+    if request.param == "bubblewrap" and not bwrap_works(True):
+        pytest.skip("bwrap is missing or cannot create namespaces here")
     lease = lease_uid()
-    yield lease.uid
+    yield Leased(lease.uid, request.param)
     lease.release()
 
 
-def run(code: str, uid: int, tests=("assert True",), entry_point=None, limits=FAST):
-    return run_program(textwrap.dedent(code), list(tests), entry_point, limits, uid)
+@dataclass(frozen=True)
+class Leased:
+    uid: int
+    isolation: str
 
 
-def test_infinite_loop_times_out(uid):
-    result = run("while True:\n    pass\n", uid, limits=Limits(timeout_s=1.0, memory_mb=256))
-    assert not result.passed and result.reason == "timeout" and result.seconds < 3
-
-
-def test_fork_bomb_is_capped_and_killed(uid):
-    code = """
-    import os
-    while True:
-        try:
-            os.fork()
-        except OSError:
-            pass
-    """
-    result = run(code, uid)
-    assert not result.passed and result.reason == "timeout"
-    assert processes_of(uid) == []
+def run(code: str, leased: Leased, tests=("assert True",), entry_point=None, limits=FAST):
+    return run_program(textwrap.dedent(code), list(tests), entry_point, limits, leased.uid, leased.isolation)
 
 
 def test_memory_bomb(uid):
@@ -52,12 +46,6 @@ def test_memory_bomb(uid):
     assert not result.passed and result.reason == "memory"
     result = run("hog = []\nwhile True:\n    hog.append(' ' * (1 << 20))\n", uid)
     assert not result.passed and result.reason == "memory"
-
-
-def test_huge_output_is_cut(uid):
-    result = run("while True:\n    print('x' * 1000)\n", uid)
-    assert not result.passed and result.reason == "output_limit"
-    assert len(result.stdout) <= FAST.keep_output_bytes
 
 
 def test_cannot_write_or_delete_outside(uid, tmp_path):
@@ -73,7 +61,7 @@ def test_cannot_write_or_delete_outside(uid, tmp_path):
     open("/etc/lbt-sandbox-pwned", "w").write("x")
     """
     result = run(code, uid)
-    assert not result.passed and result.reason.startswith("exception: PermissionError")
+    assert not result.passed and result.reason.startswith(("exception: PermissionError", READ_ONLY)), result
     assert victim.read_text() == "keep me"
     assert not Path("/etc/lbt-sandbox-pwned").exists() and Path("/etc/hostname").exists()
 
@@ -84,41 +72,12 @@ def test_writes_inside_its_own_directory_work(uid):
     assert result.passed, result
 
 
-def test_environment_secrets_are_not_visible(uid, monkeypatch):
-    monkeypatch.setenv("LBT_PLANTED_SECRET", "s3cr3t-token")
-    code = f"""
-    import os
-    seen = os.environ.get("LBT_PLANTED_SECRET")
-    try:
-        seen = seen or open("/proc/{os.getpid()}/environ").read()
-    except OSError:
-        pass
-    print(seen)
-    """
-    result = run(code, uid, tests=["assert seen and 's3cr3t-token' in seen"])
-    assert not result.passed and result.reason == "assertion"
-    assert "s3cr3t" not in result.stdout
-
-
-def test_no_network(uid):
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        server.settimeout(0.5)
-        port = server.getsockname()[1]
-        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1).sendall(b'hi')\n"
-        result = run(code, uid)
-        with pytest.raises(socket.timeout):
-            server.accept()
-    assert not result.passed and result.reason.startswith("exception: OSError")
-    assert result.network_isolated
-
-
 def test_cannot_signal_its_parent(uid):
     result = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", uid)
     assert not result.passed and result.reason.startswith("exception: PermissionError")
     result = run(f"import os, signal\nos.kill({os.getpid()}, signal.SIGKILL)\n", uid)
-    assert not result.passed and result.reason.startswith("exception: PermissionError")
+    # under bubblewrap the caller is outside the run's pid namespace: no such process there
+    assert not result.passed and result.reason.startswith(("exception: PermissionError", "exception: ProcessLookupError"))
 
 
 @pytest.mark.parametrize("code", ["import sys\nsys.exit(0)\n", "import os\nos._exit(0)\n"])
@@ -140,24 +99,6 @@ def test_syntax_error(uid):
 def test_missing_entry_point(uid):
     result = run("def g():\n    return 1\n", uid, tests=["assert candidate() == 1"], entry_point="f")
     assert not result.passed and result.reason == "missing_entry_point"
-
-
-def test_daemon_is_killed_at_the_end(uid):
-    code = """
-    import os, sys, time
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            print(os.getpid(), flush=True)
-            while True:
-                time.sleep(0.05)
-        os._exit(0)
-    time.sleep(0.3)
-    """
-    result = run(code, uid)
-    assert result.passed, result
-    daemon = int(result.stdout.split()[0])
-    assert daemon not in processes_of(uid) and processes_of(uid) == []
 
 
 def test_failing_assert_is_named_and_counted(uid):

@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from lbt.sandbox import Job, Limits, SandboxPool
+from lbt.sandbox.bubblewrap import bwrap_works
+from lbt.sandbox.isolation import can_switch_uid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,13 +29,27 @@ def test_pool_runs_in_order_and_a_hostile_job_harms_no_other():
     assert results[2].failing_test == "assert candidate(2) == 4" and results[2].reason == "assertion"
 
 
-def test_cli_prints_one_json_line(tmp_path):
-    code, tests = tmp_path / "code.py", tmp_path / "tests.py"
-    code.write_text("def add(a, b):\n    return a + b\n")
-    tests.write_text("x = 1\nassert add(1, 2) == 3\nassert add(x,\n           x) == 3\n")
+def cli(folder, code: str, tests: str, *options: str) -> tuple[int, dict]:
+    """`python -m lbt.sandbox` on `code` and `tests`: its exit status and the JSON of its last line."""
+    code_file, tests_file = folder / "code.py", folder / "tests.py"
+    code_file.write_text(code)
+    tests_file.write_text(tests)
     env = {**os.environ, "PYTHONPATH": REPO}
-    done = subprocess.run([sys.executable, "-m", "lbt.sandbox", str(code), str(tests)], capture_output=True,
-                          text=True, env=env, cwd=REPO, check=False)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert done.returncode == 1 and result["test_results"] == [True, False]
+    done = subprocess.run([sys.executable, "-m", "lbt.sandbox", str(code_file), str(tests_file), *options],
+                          capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_cli_prints_one_json_line(tmp_path):
+    status, result = cli(tmp_path, "def add(a, b):\n    return a + b\n",
+                         "x = 1\nassert add(1, 2) == 3\nassert add(x,\n           x) == 3\n")
+    assert status == 1 and result["test_results"] == [True, False]
     assert result["failing_test"] == "assert add(x,\n           x) == 3" and result["pass_rate"] == 0.5
+
+
+@pytest.mark.parametrize("asked", ["auto", "namespaces"])
+def test_cli_says_which_isolation_ran(tmp_path, asked):
+    status, result = cli(tmp_path, "x = 1\n", "assert x == 1\n", "--isolation", asked)
+    fallback = "namespaces" if result["network_isolated"] else "none"
+    bubblewrap = asked == "auto" and bwrap_works(can_switch_uid())
+    assert status == 0 and result["isolation"] == ("bubblewrap" if bubblewrap else fallback)
