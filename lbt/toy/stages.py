@@ -38,5 +38,6 @@ def _train_in_worker(*job) -> dict:
 def training_summary(report: dict) -> dict:
     """A training report without its per-step losses and probes, its seconds per phase flattened:
     what the metrics file and the notebook's table show."""
-    summary = {k: v for k, v in report.items() if k not in ("losses", "probes", "phase_seconds")}
+    summary = {k: v for k, v in report.items() if k not in ("losses", "probes", "phase_seconds", "cooldowns")}
+    summary["cooldowns"] = len(report.get("cooldowns", []))  # how many; the probe after each is in the report
     return summary | {f"{phase}_s": seconds for phase, seconds in report["phase_seconds"].items()}
