@@ -1,9 +1,9 @@
 """The strongest isolation: each run inside bubblewrap (`bwrap`, see bwrap(1)) when it is
 installed and can create namespaces here.
 
-The run gets a mount namespace of its own: the whole filesystem read-only, its working
-directory the one writable folder of the host's, and private, size-capped tmpfs on /tmp and
-/dev/shm (gone with the run); a fresh /dev and /proc; its own network namespace (only a
+The run gets a mount namespace of its own: the whole filesystem read-only, nothing of the
+host's writable; private, size-capped tmpfs on /tmp and /dev/shm, gone with the run, its
+working directory (`WORKDIR`) in the one on /tmp; a fresh /dev and /proc; its own network namespace (only a
 loopback, nothing reaches out), pid namespace (every process it started dies with it: when
 its first process exits, or when bwrap or its caller dies: `--die-with-parent`), ipc and uts
 namespaces; a new session (no controlling terminal).
@@ -22,7 +22,6 @@ import functools
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -30,6 +29,7 @@ PRIVATE_TMPFS = ("/tmp", "/dev/shm")  # world-writable folders that get a tmpfs 
 NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts")
 ROOT_CAPS = ("--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID")  # for the runner's drop to the leased uid
 MODES = ("auto", "bubblewrap", "namespaces")
+WORKDIR = Path("/tmp/lbt-sandbox-run")  # inside the run's private /tmp: nothing to create or remove on the host
 
 
 def bwrap_path() -> str | None:
@@ -38,14 +38,14 @@ def bwrap_path() -> str | None:
     return (chosen or None) if chosen is not None else shutil.which("bwrap")
 
 
-def bwrap_args(workdir: Path, drop_uid: bool, tmp_mb: int, reveal: Iterable[str] = ()) -> list[str]:
-    """bwrap's options for one run in `workdir` (the command follows them)."""
+def bwrap_args(drop_uid: bool, tmp_mb: int, reveal: Iterable[str] = ()) -> list[str]:
+    """bwrap's options for one run in WORKDIR (the command follows them)."""
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for folder in PRIVATE_TMPFS:
         args += ["--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", folder]
     for path in _hidden(reveal):
         args += ["--ro-bind", path, path]
-    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), *NAMESPACES]
+    args += ["--perms", "0777", "--dir", str(WORKDIR), "--chdir", str(WORKDIR), *NAMESPACES]
     args += [*ROOT_CAPS] if drop_uid else ["--unshare-user"]
     return args + ["--die-with-parent", "--new-session", "--"]
 
@@ -66,14 +66,11 @@ def bwrap_works(drop_uid: bool) -> bool:
     bwrap = bwrap_path()
     if bwrap is None:
         return False
-    workdir = Path(tempfile.mkdtemp(prefix="lbt-sandbox-probe-"))
     try:
-        done = subprocess.run([bwrap, *bwrap_args(workdir, drop_uid, 1), "true"], stdin=subprocess.DEVNULL,
+        done = subprocess.run([bwrap, *bwrap_args(drop_uid, 1), "true"], stdin=subprocess.DEVNULL, cwd="/",
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     return done.returncode == 0
 
 

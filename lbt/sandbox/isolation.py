@@ -48,7 +48,8 @@ class UidLease:
 
 
 def lease_uid(start: int | None = None) -> UidLease:
-    """The first free uid from `start` on (a random place in the range by default)."""
+    """The first free uid from `start` on (a random place in the range by default), with
+    nothing of a previous holder's left running or in the temporary folders."""
     LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
     offset = start if start is not None else int.from_bytes(os.urandom(2), "big") % UID_COUNT
     for step in range(UID_COUNT):
@@ -59,17 +60,19 @@ def lease_uid(start: int | None = None) -> UidLease:
         except BlockingIOError:
             os.close(handle)
             continue
+        sweep_uid(uid)  # what a holder that died mid-run left behind
+        sweep_files(uid)
         return UidLease(uid, handle)
     raise RuntimeError(f"All {UID_COUNT} sandbox uids from {UID_BASE} are leased; too many runs at once.")
 
 
 def sweep_uid(uid: int, wait_s: float = 2.0) -> bool:
-    """Kill every process of `uid` (`kill -KILL -1` run as that uid: one call reaches them all,
-    and a fork bomb cannot outrun it since only that uid's processes make more of them), and
-    wait up to `wait_s` until none is left, so the next run on this uid starts from zero
-    processes. True when none is left."""
+    """Kill every process of `uid`, when any is left (`kill -KILL -1` run as that uid: one call
+    reaches them all, and a fork bomb cannot outrun it since only that uid's processes make more
+    of them), and wait up to `wait_s` until none is left, so the next run on this uid starts
+    from zero processes. True when none is left."""
     deadline = time.monotonic() + wait_s
-    while True:
+    while processes_of(uid):  # most runs leave none: the runner killed them (or its pid namespace is gone)
         subprocess.run(["kill", "-KILL", "--", "-1"], user=uid, group=uid, extra_groups=[],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         if not processes_of(uid):
@@ -77,6 +80,7 @@ def sweep_uid(uid: int, wait_s: float = 2.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
+    return True
 
 
 def processes_of(uid: int) -> list[int]:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from lbt.sandbox.bubblewrap import bwrap_args, bwrap_path, use_bubblewrap
+from lbt.sandbox.bubblewrap import WORKDIR, bwrap_args, bwrap_path, use_bubblewrap
 from lbt.sandbox.isolation import make_workdir, sandbox_paths, sandbox_python, sweep_files, sweep_uid
 from lbt.sandbox.limits import Limits, RunResult
 from lbt.sandbox.runner import is_test
@@ -34,7 +34,7 @@ def run_program(program: str, tests: Sequence[str], entry_point: str | None = No
     says (see bubblewrap.use_bubblewrap); see RunResult."""
     started = time.monotonic()
     bubblewrap = use_bubblewrap(isolation, uid is not None)
-    workdir = make_workdir(uid)
+    workdir = WORKDIR if bubblewrap else make_workdir(uid)
     job = {"program": program, "tests": list(tests), "entry_point": entry_point, "uid": uid, "bubblewrap": bubblewrap,
            "workdir": str(workdir), "nonce": secrets.token_hex(8), "python_path": sandbox_paths(),
            "limits": _child_limits(limits, uid, bubblewrap)}
@@ -53,16 +53,19 @@ def _child_limits(limits: Limits, uid: int | None, bubblewrap: bool) -> dict[str
 
 
 def _clean_up(uid: int | None, workdir: Path, bubblewrap: bool) -> None:
-    """Kill what the run left running, remove its working directory and, without bubblewrap's
-    private /tmp and /dev/shm, what its uid left in the world-writable temporary folders."""
+    """Kill what the run left running and, without bubblewrap's private /tmp (which held the
+    working directory) and /dev/shm, remove its working directory and what its uid left in the
+    world-writable temporary folders."""
     if uid is not None:
         sweep_uid(uid)
+    if bubblewrap:
+        return
     shutil.rmtree(workdir, ignore_errors=True)
-    if uid is not None and not bubblewrap:
+    if uid is not None:
         sweep_files(uid)
 
 
-def _command(job: dict, workdir: Path, limits: Limits) -> list[str]:
+def _command(job: dict, limits: Limits) -> list[str]:
     """The runner's command line, inside bubblewrap when the job says so."""
     python = sandbox_python(job["uid"] is not None)
     command = [python, "-I", "-S", str(RUNNER)]
@@ -70,7 +73,7 @@ def _command(job: dict, workdir: Path, limits: Limits) -> list[str]:
         return command
     prefix = str(Path(os.path.realpath(python)).parent.parent)  # the interpreter and its standard library
     reveal = [str(RUNNER), prefix, *job["python_path"]]
-    return [str(bwrap_path()), *bwrap_args(workdir, job["uid"] is not None, limits.tmp_mb, reveal), *command]
+    return [str(bwrap_path()), *bwrap_args(job["uid"] is not None, limits.tmp_mb, reveal), *command]
 
 
 def _execute(job: dict, workdir: Path, limits: Limits) -> tuple[list[dict], dict[str, bytes], int, str]:
@@ -80,8 +83,8 @@ def _execute(job: dict, workdir: Path, limits: Limits) -> tuple[list[dict], dict
     job["report_fd"] = report_write
     env = {**BASE_ENV, "HOME": str(workdir), "TMPDIR": str(workdir)}
     process = subprocess.Popen(
-        _command(job, workdir, limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, pass_fds=(report_write,), env=env, cwd=workdir, start_new_session=True,
+        _command(job, limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=(report_write,), env=env, cwd="/" if job["bubblewrap"] else workdir, start_new_session=True,
     )
     os.close(report_write)
     assert process.stdin is not None

@@ -41,7 +41,8 @@ SECRET_NAME, SECRET = "LBT_PLANTED_SECRET", "s3cr3t-" + secrets.token_hex(8)
 FAST = Limits(timeout_s=2.0, memory_mb=256, max_procs=8, output_bytes=1 << 16)
 MODES = {"root-bubblewrap": "bubblewrap", "root-namespaces": "namespaces", "user-bubblewrap": "bubblewrap",
          "user-none": "none"}
-WEAK = {"user-none": {"writes", "loopback", "daemon", "environ"}}  # harm this mode does not contain
+WEAK = {"root-namespaces": {"caller_death"},  # harm the mode does not contain
+        "user-none": {"writes", "loopback", "daemon", "environ", "caller_death"}}
 UNSAFE = {"user-none": {"fork_bomb": "nothing there bounds a fork bomb", "outside": "it would send a real packet"}}
 
 
@@ -61,11 +62,13 @@ class Sandbox:
         if reason:
             pytest.skip(f"not run in {self.mode}: {reason}")
 
+    def job(self, code: str, tests=("assert True",), entry_point=None, limits=FAST) -> dict:
+        return {"program": textwrap.dedent(code), "tests": list(tests), "entry_point": entry_point,
+                "limits": asdict(limits), "isolation": "namespaces" if self.isolation == "none" else self.isolation}
+
     def run(self, code: str, tests=("assert True",), entry_point=None, limits=FAST) -> tuple[RunResult, int]:
         """The run's result and the uid its processes had."""
-        job = {"program": textwrap.dedent(code), "tests": list(tests), "entry_point": entry_point,
-               "limits": asdict(limits), "isolation": "namespaces" if self.isolation == "none" else self.isolation}
-        done = drive(self.as_user, job)
+        done = drive(self.as_user, self.job(code, tests, entry_point, limits))
         assert done.returncode == 0, done.stderr
         reply = json.loads(done.stdout.splitlines()[-1])
         fields = {k: v for k, v in reply["result"].items() if k != "pass_rate"}
@@ -74,14 +77,24 @@ class Sandbox:
         return result, reply["uid"] if reply["uid"] is not None else self.caller_uid
 
 
-def drive(as_user: bool, job: dict) -> subprocess.CompletedProcess:
-    """Run the driver (as nobody when `as_user`) with the secret in its environment."""
+def start_driver(as_user: bool, job: dict) -> subprocess.Popen:
+    """Start the driver on `job` (as nobody when `as_user`) with the secret in its environment."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), SECRET_NAME: SECRET, "HOME": "/nonexistent"}
     command = [sys.executable, str(DRIVER)]
-    if as_user:
+    if as_user:  # setpriv execs the driver: the same process
         command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", SYSTEM_PYTHON, str(DRIVER)]
-    return subprocess.run(command, input=json.dumps(job), capture_output=True, text=True, env=env, cwd="/",
-                          timeout=60, check=False)
+    driver = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd="/")
+    driver.stdin.write(json.dumps(job))
+    driver.stdin.close()
+    return driver
+
+
+def drive(as_user: bool, job: dict) -> subprocess.CompletedProcess:
+    """Run the driver to its end."""
+    driver = start_driver(as_user, job)
+    stdout, stderr = driver.stdout.read(), driver.stderr.read()
+    return subprocess.CompletedProcess(driver.args, driver.wait(timeout=60), stdout, stderr)
 
 
 @functools.cache
@@ -217,6 +230,25 @@ def test_daemon_does_not_outlive_the_run(sandbox):
         os.kill(pid, 9)
     assert result.passed, result  # the daemon did run
     assert survived != sandbox.contains("daemon")
+
+
+def test_nothing_outlives_a_caller_that_dies(sandbox):
+    token = f"1000.{secrets.randbelow(10**6):06d}"
+    code = f"""
+    import os
+    os.fork()  # then both the runner and its child become `sleep <token>`
+    os.execv("/bin/sleep", ["sleep", {token!r}])
+    """
+    driver = start_driver(sandbox.as_user, sandbox.job(code, limits=Limits(timeout_s=30, memory_mb=256)))
+    started = gone(lambda: not with_token(token), wait_s=10)  # the sleep is running
+    driver.kill()  # SIGKILL: no chance to clean up
+    driver.wait()
+    driver.stdout.close()
+    driver.stderr.close()
+    survived = not gone(lambda: with_token(token))
+    for pid in with_token(token):
+        os.kill(pid, 9)
+    assert started and survived != sandbox.contains("caller_death")
 
 
 def test_callers_secrets_are_unseen(sandbox):
