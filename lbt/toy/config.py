@@ -121,7 +121,6 @@ class ToyTrainConfig(StrictModel):
         2, ge=1, description="Probes in a row that must reach `stop_accuracy` before the cooldown starts.")
     cooldown_steps: int = Field(150, ge=0, description="Steps of the final linear decay of the learning rate to 0 "
                                 "(the probe is then taken again: training goes on if it no longer passes).")
-    adam_beta2: float = Field(0.999, gt=0, lt=1, description="AdamW's second-moment decay.")
     processes: int = Field(
         2, ge=1, description="Models trained at once, one CPU thread each (set it to the cores you have)."
     )

@@ -39,5 +39,5 @@ def training_summary(report: dict) -> dict:
     """A training report without its per-step losses and probes, its seconds per phase flattened:
     what the metrics file and the notebook's table show."""
     summary = {k: v for k, v in report.items() if k not in ("losses", "probes", "phase_seconds", "cooldowns")}
-    summary["cooldowns"] = len(report.get("cooldowns", []))  # how many; the probe after each is in the report
+    summary["cooldowns"] = len(report["cooldowns"])  # how many; the probe after each is in the report
     return summary | {f"{phase}_s": seconds for phase, seconds in report["phase_seconds"].items()}

@@ -212,7 +212,7 @@ class _TrainingRun:
 
     def __init__(self, model: GPT2LMHeadModel, cfg: ToyTrainConfig, next_batch: Callable):
         self.model, self.cfg, self.next_batch = model, cfg, next_batch
-        self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.adam_beta2), weight_decay=0.01)
+        self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
         self.rule, self.step, self.cooldowns, self.final_probe = StopRule(cfg), 0, [], 0.0
         self.phases, self.losses, self.probes = dict.fromkeys(PHASES, 0.0), [], []
 
