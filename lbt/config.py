@@ -10,6 +10,7 @@ wrong type or an out-of-range value stops the run with one sentence naming the k
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import typing
@@ -20,25 +21,41 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-# section -> "module:attribute" of its schema (a pydantic model or a type)
+from lbt.tasks.registry import TASKS
+
+# section -> "module:attribute" of its schema (a pydantic model or a type); each task's own
+# section comes from its registration (`lbt.tasks.registry.TASKS`), each method's from its package
 SECTIONS: dict[str, str] = {
     "task": "lbt.tasks.registry:TaskName",
     "seed": "builtins:int",
     "cache_path": "builtins:str",
-    "toy": "lbt.toy.config:ToyParams",
-    "math": "lbt.tasks.math.config:MathParams",
-    "code": "lbt.tasks.code.config:CodeParams",
-    "toy_code": "lbt.toy.code.config:ToyCodeParams",
-    "classify": "lbt.tasks.classify.config:ClassifyParams",
+    **{spec.section: spec.schema for spec in TASKS.values()},
     "teachers": "lbt.engines.config:NamedModels",
     "students": "lbt.engines.config:NamedModels",
     "rationales": "lbt.teaching.config:RationaleParams",
     "exam": "lbt.teaching.config:ExamParams",
     "self_debug": "lbt.teaching.config:SelfDebugParams",
-    "selection": "lbt.methods.m1.config:SelectionParams",
-    "m2": "lbt.methods.m2.config:M2Params",
-    "m3": "lbt.methods.m3.config:M3Params",
 }
+
+METHODS = Path(__file__).parent / "methods"
+
+
+def method_packages() -> list[str]:
+    """The method packages under lbt/methods, by name."""
+    return sorted(p.parent.name for p in METHODS.glob("*/__init__.py"))
+
+
+def method_sections(package: str) -> dict[str, str]:
+    """The `SECTIONS` a method package declares, read from its __init__.py without importing it (a
+    stage loads only the methods it runs)."""
+    tree = ast.parse((METHODS / package / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["SECTIONS"]:
+            return ast.literal_eval(node.value)
+    return {}
+
+
+SECTIONS.update({name: schema for package in method_packages() for name, schema in method_sections(package).items()})
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -60,12 +77,17 @@ class Params:
         if name not in self._values:
             raise ParamsError(
                 f"{self._source}: section `{name}` was read but not declared by this stage; add it to "
-                "the stage's `reads` in lbt/pipeline.py so that DVC tracks it."
+                "the stage's `reads` (in its room's `dag` module) so that DVC tracks it."
             )
         return self._values[name]
 
     def has(self, name: str) -> bool:
         return name in self._values
+
+    @property
+    def source(self) -> str:
+        """The params file the sections were read from."""
+        return self._source
 
 
 def load_params(path: str | Path = "params.yaml", reads: list[str] | None = None) -> Params:

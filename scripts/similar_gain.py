@@ -28,7 +28,7 @@ from lbt.methods.m1.config import Method
 from lbt.methods.m1.select import exact_numerators, select
 from lbt.tasks.base import SPLITS
 from lbt.tasks.similar import Embedder, POOL_ROLE
-from lbt.tasks.toy import ToyTask
+from lbt.toy.task import ToyTask
 from lbt.teaching.exams import exam_pairs, run_exam
 from lbt.teaching.scores import lbt_scores
 

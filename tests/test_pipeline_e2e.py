@@ -196,7 +196,7 @@ def test_a_typo_in_a_key_no_stage_reads_stops_the_repro_before_any_stage(project
 
 # One module per room; the stages that must rerun when it changes come from the import graph.
 TOUCHED = ["lbt/methods/m2/dpo.py", "lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/teaching/exams.py", "lbt/teaching/scores.py",
-           "lbt/toy/train.py", "lbt/tasks/toy.py", "lbt/engines/hf.py", "lbt/notebook.py",
+           "lbt/toy/train.py", "lbt/toy/task.py", "lbt/engines/hf.py", "lbt/notebook.py",
            "lbt/tasks/math/grade.py", "lbt/methods/m1/config.py", "lbt/methods/m3/loop.py", "lbt/report/m3.py"]
 
 

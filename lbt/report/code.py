@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from lbt import paths
-from lbt.methods.m1.code import LABELS, MEASURES
+from lbt.methods.m1.config import LABELS, MEASURES
 from lbt.methods.m1.plots import with_pair
 from lbt.tables import read_json
 

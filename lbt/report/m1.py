@@ -10,7 +10,7 @@ from lbt import paths
 from lbt.config import Params
 from lbt.methods.m1.config import Method
 from lbt.methods.m1.plots import with_pair
-from lbt.methods.m1.stages import scored_rationales
+from lbt.methods.m1.inputs import scored_rationales
 from lbt.tables import read_json
 
 

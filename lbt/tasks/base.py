@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from lbt.config import Params
 
 # The columns every problems table has; tasks may add more (e.g. level, subject, tests).
 PROBLEM_COLUMNS = {
@@ -89,11 +92,14 @@ class Task(ABC):
     grouping_modes: tuple[GroupingMode, ...] = ("exact",)
     # Columns of the problems table that describe a problem (accuracy is broken down by them).
     descriptive_columns: tuple[str, ...] = ()
-    # Whether the task can say why an answer fails (`feedback`), so models can revise it once
-    # (self-debugging, `self_debug` in params.yaml).
-    supports_feedback: bool = False
     # Binary tasks: the answer of the positive class (F1 is measured on it); None otherwise.
     positive_answer: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Params) -> Task:
+        """The task configured by its own params section (named as the task); a task that reads
+        other sections overrides this."""
+        return cls(getattr(params, cls.name))
 
     def summary(self) -> str:
         """One Markdown paragraph on the task's setup for the report (default: none)."""
@@ -148,7 +154,7 @@ class Task(ABC):
 
     def feedback(self, answers: Sequence[str | None], golds: Sequence[Any]) -> list[str | None]:
         """Why each answer fails its gold, as the model is told when it revises it; None where
-        it needs no revision. Only tasks with `supports_feedback`."""
+        it needs no revision. Only tasks whose answers are programs (`programs` in `lbt.tasks.registry`)."""
         raise NotImplementedError(f"The {self.name} task gives no feedback on answers (no self-debugging).")
 
     def revision_prompt(self, prompt: PromptSpec, completion: str, feedback: str, chat: bool) -> PromptSpec:

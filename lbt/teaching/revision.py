@@ -15,6 +15,7 @@ import polars as pl
 from lbt.engines.base import GenerationRequest, derive_seed
 from lbt.engines.engine import Engine
 from lbt.tasks.base import PromptSpec, Task
+from lbt.tasks.registry import TASKS
 from lbt.teaching.config import SamplingParams
 from lbt.teaching.exams import text_digest
 
@@ -23,7 +24,7 @@ def revise(task: Task, engine: Engine, chat: bool, table: pl.DataFrame, prompts:
            p: SamplingParams, base_seed: int, desc: str) -> pl.DataFrame:
     """`table` (rows with text, answer, n_tokens, grade, correct; `prompts` and `golds` per row)
     after one round of self-debugging of its failing rows."""
-    if not task.supports_feedback:
+    if not TASKS[task.name].programs:
         raise ValueError(f"self_debug: the {task.name} task cannot say why an answer fails; turn self_debug off.")
     feedback = task.feedback(table["answer"].to_list(), golds)
     todo = [i for i, f in enumerate(feedback) if f is not None]

@@ -13,7 +13,7 @@ import pytest
 from lbt import paths
 from lbt.tasks.base import POOL_ROLE, SPLITS
 from lbt.tasks.similar import Embedder, model_path, similar_exams
-from lbt.tasks.toy import ToyTask
+from lbt.toy.task import ToyTask
 from lbt.toy.config import ToyParams, ToyProblemsConfig, ToyWorldConfig
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from lbt.engines.config import HFModel
 from lbt.engines.registry import make_engine
 from lbt.tasks.base import SPLITS
-from lbt.tasks.toy import ToyTask
+from lbt.toy.task import ToyTask
 from lbt.teaching.config import ExamParams, RationaleParams
 from lbt.teaching.exams import exam_pairs, run_exam
 from lbt.teaching.rationales import generate_rationales

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from lbt.engines.base import Completion
-from lbt.tasks.toy_code import ToyCodeTask
+from lbt.toy.code.task import ToyCodeTask
 from lbt.teaching.config import SamplingParams
 from lbt.teaching.revision import revise
 from lbt.toy.code.config import ToyCodeGroups, ToyCodeParams

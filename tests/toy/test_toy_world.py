@@ -5,7 +5,7 @@ import random
 import polars as pl
 
 from lbt.tasks.base import PROBLEM_COLUMNS
-from lbt.tasks.toy import ToyTask
+from lbt.toy.task import ToyTask
 from lbt.toy.config import ToyParams, ToyProblemsConfig
 from lbt.toy.world import OPERATIONS, ToyWorld, ToyWorldConfig, parse_question, worked_rationale
 

@@ -22,18 +22,14 @@ from matplotlib.figure import Figure
 
 from lbt import paths
 from lbt.config import Params
-from lbt.methods.m1.config import Method
+from lbt.methods.m1.config import LABELS, MEASURES, Method
 from lbt.methods.m1.plots import with_pair
 from lbt.methods.m1.select import select
-from lbt.methods.m1.stages import KEYS, greedy_rows, candidates, read_rationales, read_scores
+from lbt.methods.m1.inputs import read_rationales, read_scores
+from lbt.methods.m1.stages import KEYS, candidates, greedy_rows
 from lbt.tables import write_json, write_table
 from lbt.tasks.code.tested import TestedCodeTask
 from lbt.tasks.registry import make_task
-
-MEASURES = ("greedy", "avg_all", "m1_max", "avg_v1", "m1_max_v1", "best")
-LABELS = {"greedy": "Greedy", "avg_all": "Avg. (all TAs)", "m1_max": "M1-MAX", "avg_v1": "Avg. (V=1 TAs)",
-          "m1_max_v1": "M1-MAX (V=1 TAs)", "best": "Best TA (oracle)"}
-
 
 def with_s_scores(task: TestedCodeTask, problems: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     """`table` (rows with tp_id and answer) with `s_score`, the hidden-test pass rate of each answer."""

@@ -28,6 +28,11 @@ class Method(StrEnum):
         return self.value.startswith("m1_")
 
 
+# M1 for code (`lbt.methods.m1.code`): the S-score of the TA each way of choosing picks, and its label.
+MEASURES = ("greedy", "avg_all", "m1_max", "avg_v1", "m1_max_v1", "best")
+LABELS = {"greedy": "Greedy", "avg_all": "Avg. (all TAs)", "m1_max": "M1-MAX", "avg_v1": "Avg. (V=1 TAs)",
+          "m1_max_v1": "M1-MAX (V=1 TAs)", "best": "Best TA (oracle)"}
+
 # How a full tie (equal score and votes) between answer classes is broken: toward the class whose
 # first TR has the lowest sample number, or the highest (the original code's rule).
 Ties = Literal["first_seen", "last_seen"]

@@ -11,6 +11,7 @@ from lbt.methods.m1 import plots
 from lbt.methods.m1.analysis import (COST_COLUMNS, accuracy, breakdown, cost, m1_reaching_sc, method_costs,
                                      nested, resampled_accuracy, selection_metrics)
 from lbt.methods.m1.config import Method
+from lbt.methods.m1.inputs import read_rationales, read_scores
 from lbt.methods.m1.select import exact_numerators, select
 from lbt.tables import read_json, write_json, write_table
 from lbt.tasks.base import SPLITS, GroupingMode, Task
@@ -98,20 +99,6 @@ def student_names(params: Params) -> list[str]:
     """The students (and their self-debugged variants) and then the student groups: every
     "student" that results are reported for."""
     return [*names.student_names(params), *params.selection.student_groups]
-
-
-def read_scores(params: Params) -> pl.DataFrame:
-    """LbT scores of every student and every student group."""
-    return with_student_groups(pl.read_parquet(paths.lbt_scores()), params.selection.student_groups)
-
-
-def read_rationales(params: Params) -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(paths.rationales(t)) for t in names.teacher_names(params)], how="diagonal_relaxed")
-
-
-def scored_rationales(params: Params) -> pl.DataFrame:
-    """Every TR with its LbT score for each student and student group."""
-    return read_rationales(params).join(read_scores(params), on=["tp_id", "teacher", "sample"])
 
 
 def candidates(rationales: pl.DataFrame, scores: pl.DataFrame, task: Task, mode: GroupingMode) -> pl.DataFrame:

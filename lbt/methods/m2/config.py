@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from lbt.config import ParamsError
+from lbt.engines.config import ModelConfig, OpenAIModel
 from lbt.schema import StrictModel
 
 if TYPE_CHECKING:
@@ -96,4 +98,24 @@ class M2Params(StrictModel):
 
 def m2_students(params: Params) -> list[str]:
     """The students whose exams score the training TRs (`m2.students`, default all)."""
-    return params.m2.students or list(params.students)
+    chosen = params.m2.students or list(params.students)
+    unknown = [s for s in chosen if s not in params.students]
+    if unknown:
+        raise ParamsError(f"params.yaml: `m2.students` names {unknown[0]!r}, which is not in `students`.")
+    return chosen
+
+
+def m2_teacher(params: Params) -> ModelConfig:
+    """The model of the teacher M2 fine-tunes (`m2.teacher`): one of `teachers`, with a local folder."""
+    name = params.m2.teacher
+    if name not in params.teachers:
+        raise ParamsError(f"params.yaml: `m2.teacher` names {name!r}, which is not in `teachers`: use one of "
+                          f"{', '.join(params.teachers)}.")
+    check_teacher(name, params.teachers[name])
+    return params.teachers[name]
+
+
+def check_teacher(name: str, model: ModelConfig) -> None:
+    if isinstance(model, OpenAIModel):
+        raise ParamsError(f"m2.teacher `{name}` is served by an API (backend openai) and cannot be fine-tuned: "
+                          "set m2.teacher to a teacher with a local model folder (backend hf or vllm).")

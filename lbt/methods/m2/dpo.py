@@ -24,7 +24,6 @@ from tqdm import tqdm
 from transformers import TrainerCallback
 
 from lbt.config import ParamsError
-from lbt.engines.config import ModelConfig, OpenAIModel
 from lbt.methods.m2.config import DPOParams, PairParams
 
 log = logging.getLogger(__name__)
@@ -32,12 +31,6 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 # What each step's log keeps (TRL's names): the curves of the report.
 CURVE_KEYS = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected",
               "logps/chosen", "logps/rejected")
-
-
-def check_teacher(name: str, model: ModelConfig) -> None:
-    if isinstance(model, OpenAIModel):
-        raise ParamsError(f"m2.teacher `{name}` is served by an API (backend openai) and cannot be fine-tuned: "
-                          "set m2.teacher to a teacher with a local model folder (backend hf or vllm).")
 
 
 def check_tokenizer(name: str, tokenizer, chat: bool, pad_token: str | None) -> None:

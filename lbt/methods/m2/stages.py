@@ -13,7 +13,7 @@ import polars as pl
 from lbt import paths
 from lbt.config import Params
 from lbt.methods.m2 import plots
-from lbt.methods.m2.config import PAIR_SETS, m2_students
+from lbt.methods.m2.config import PAIR_SETS, m2_students, m2_teacher
 from lbt.methods.m2.evaluate import ORIGINAL, accuracy_summary, greedy_answers, tuned_model
 from lbt.methods.m2.pairs import all_pairs, candidates, pair_differences, scored_rationales, with_reference_flags
 from lbt.tables import write_json, write_table
@@ -52,11 +52,9 @@ def pairs_metrics(scored: pl.DataFrame, pairs: pl.DataFrame, seeds: list[int]) -
 def train_stage(params: Params) -> pl.DataFrame:
     """DPO on each pair set for each seed; returns the per-step curves of every run."""
     # imported here: torch, transformers, TRL and peft take seconds that the pairs stage need not pay
-    from lbt.methods.m2.dpo import check_pairs, check_teacher, load_teacher, train_dpo
+    from lbt.methods.m2.dpo import check_pairs, load_teacher, train_dpo
 
-    name = params.m2.teacher
-    model = params.teachers[name]
-    check_teacher(name, model)
+    name, model = params.m2.teacher, m2_teacher(params)
     pairs = pl.read_parquet(paths.M2_PAIRS)
     runs = [(pair_set, seed) for seed in params.m2.seeds for pair_set in PAIR_SETS]
     for pair_set, seed in runs:  # every bad input stops here, before the first run trains

@@ -3,12 +3,17 @@ operator and the prompts of the LLM operator (light imports only)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from lbt.config import ParamsError
+from lbt.engines.config import ModelConfig
 from lbt.schema import StrictModel
 from lbt.teaching.config import SamplingParams
+
+if TYPE_CHECKING:
+    from lbt.config import Params
 
 Metric = Literal["f1", "accuracy"]
 
@@ -96,3 +101,23 @@ class M3Params(StrictModel):
         if self.failures > self.minibatch:
             raise ValueError("m3.failures cannot exceed m3.minibatch")
         return self
+
+
+def model_configs(params: Params) -> dict[str, ModelConfig]:
+    """Every model M3 runs, by name: the teacher and each setting's students (teachers or students)."""
+    p = params.m3
+    teacher = p.teacher or next(iter(params.teachers))
+    if teacher not in params.teachers:
+        raise ParamsError(f"params.yaml: `m3.teacher`: {teacher!r} is not a key of `teachers`.")
+    known = {**params.students, **params.teachers}
+    out = {teacher: params.teachers[teacher]}
+    for setting, names in p.settings.items():
+        for name in names:
+            if name not in known:
+                raise ParamsError(f"params.yaml: `m3.settings.{setting}`: {name!r} is neither a teacher nor a student; "
+                                  f"the models are {', '.join(known)}.")
+            if name in params.teachers and name in params.students and params.teachers[name] != params.students[name]:
+                raise ParamsError(f"params.yaml: `m3.settings.{setting}`: {name!r} names both a teacher and a "
+                                  "different student; rename one.")
+            out[name] = known[name]
+    return out

@@ -167,20 +167,14 @@ def shown_verbs(demos: tuple[Demo, ...]) -> dict[str, list[tuple[str, int]]]:
     return shown
 
 
-def question_verbs(question: str) -> list[str]:
-    from lbt.toy.world import parse_question
-
-    problem = parse_question(question)
-    return list(problem.verbs) if problem else []
-
-
-def describe_failures(parent: ExemplarSet, failures: tuple[Failure, ...]) -> str:
-    """The toy reflection: per failure, the verbs of the question and what the exemplars showed for them."""
+def describe_failures(task: Task, parent: ExemplarSet, failures: tuple[Failure, ...]) -> str:
+    """The toy reflection: per failure, the verbs of the question (the toy task's `question_verbs`)
+    and what the exemplars showed for them."""
     shown = shown_verbs(parent.demos)
     lines = []
     for f in failures:
         notes = [f"{v} shown as " + ", ".join(f"{op} (exemplar {k})" for op, k in shown[v]) if v in shown
-                 else f"{v} not shown" for v in question_verbs(f.question)]
+                 else f"{v} not shown" for v in task.question_verbs(f.question)]
         lines.append(f"{f.student} answered {f.answer} (gold {f.gold}) on '{f.question}': {'; '.join(notes)}.")
     return "\n".join(lines)
 
@@ -204,7 +198,7 @@ class ToyOperator:
         outcomes = []
         for job, plan in zip(jobs, plans):
             samples = [next(solutions) for _ in plan]
-            outcome = Outcome(job, describe_failures(job.parent, job.failures))
+            outcome = Outcome(job, describe_failures(ctx.task, job.parent, job.failures))
             for k in range(p.proposals):
                 written = [Demo(q, s[k].text) for (_, q), s in zip(plan, samples)]
                 outcome.proposals.append(self._revise(job, written))
@@ -224,7 +218,7 @@ class ToyOperator:
         readable = [d for d in written if self.ctx.task.extract_answer(d.rationale) is not None]
         if not readable:
             return text, None, "unparsable"
-        failed = {v for f in job.failures for v in question_verbs(f.question)}
+        failed = {v for f in job.failures for v in self.ctx.task.question_verbs(f.question)}
         suspect = [d for d in job.parent.demos if failed & set(shown_verbs((d,)))]
         kept = [d for d in job.parent.demos if d not in suspect]
         child = build_set(self.ctx.task, [*readable, *kept], suspect, self.ctx.params.exemplars)

@@ -17,6 +17,7 @@ from lbt.config import Params, ParamsError
 from lbt.engines.base import derive_seed
 from lbt.engines.config import ModelConfig
 from lbt.engines.registry import make_engine
+from lbt.methods.m3.config import model_configs
 from lbt.methods.m3.driver import drive
 from lbt.methods.m3.loop import LoopContext, Record, refine
 from lbt.methods.m3.operators import OperatorContext, make_operator
@@ -26,26 +27,6 @@ from lbt.methods.m3.sets import ExemplarSet
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Split, Task
 from lbt.tasks.registry import make_task
-
-
-def model_configs(params: Params) -> dict[str, ModelConfig]:
-    """Every model M3 runs, by name: the teacher and each setting's students (teachers or students)."""
-    p = params.m3
-    teacher = p.teacher or next(iter(params.teachers))
-    if teacher not in params.teachers:
-        raise ParamsError(f"params.yaml: `m3.teacher`: {teacher!r} is not a key of `teachers`.")
-    known = {**params.students, **params.teachers}
-    out = {teacher: params.teachers[teacher]}
-    for setting, names in p.settings.items():
-        for name in names:
-            if name not in known:
-                raise ParamsError(f"params.yaml: `m3.settings.{setting}`: {name!r} is neither a teacher nor a student; "
-                                  f"the models are {', '.join(known)}.")
-            if name in params.teachers and name in params.students and params.teachers[name] != params.students[name]:
-                raise ParamsError(f"params.yaml: `m3.settings.{setting}`: {name!r} names both a teacher and a "
-                                  "different student; rename one.")
-            out[name] = known[name]
-    return out
 
 
 def check_task(params: Params, task: Task) -> None:

@@ -27,7 +27,6 @@ class TestedCodeTask(Task):
     """A task whose problems rows carry `preamble`, `entry_point`, `visible_tests`, `hidden_tests`."""
 
     grouping_modes: tuple[GroupingMode, ...] = ("normalized", "exact")
-    supports_feedback = True
 
     def __init__(self, sandbox: CodeSandboxParams, grade: GradeMode = "v_score") -> None:
         self.sandbox, self.grade_mode = sandbox, grade

@@ -126,7 +126,7 @@ def stage_params(tiny_student, z: float):
 
 
 def test_stage_asks_the_student_only_for_what_it_lacks_and_matches_the_full_exam(tiny_student, tmp_path, monkeypatch):
-    from lbt.tasks.toy import ToyTask
+    from lbt.toy.task import ToyTask
     from lbt.teaching.config import RationaleParams
 
     monkeypatch.chdir(tmp_path)

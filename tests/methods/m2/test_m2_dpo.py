@@ -13,7 +13,8 @@ import yaml
 from lbt.config import ParamsError
 from lbt.engines.config import HFModel, OpenAIModel
 from lbt.methods.m2.config import DPOParams, PairParams
-from lbt.methods.m2.dpo import check_pairs, check_teacher, check_tokenizer, load_teacher, preference_records, train_dpo
+from lbt.methods.m2.config import check_teacher
+from lbt.methods.m2.dpo import check_pairs, check_tokenizer, load_teacher, preference_records, train_dpo
 from lbt.toy.curriculum import render_prompt
 from lbt.toy.world import worked_rationale
 

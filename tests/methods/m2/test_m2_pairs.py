@@ -12,7 +12,7 @@ from lbt.methods.m2.config import PairParams
 from lbt.methods.m2.pairs import (all_pairs, build_pairs, candidates, pair_differences, scored_rationales,
                                   with_reference_flags)
 from lbt.tasks.base import SPLITS
-from lbt.tasks.toy import ToyTask
+from lbt.toy.task import ToyTask
 from lbt.teaching.config import ExamParams, RationaleParams
 from lbt.teaching.exams import exam_pairs, run_exam
 from lbt.teaching.rationales import generate_rationales

@@ -12,7 +12,7 @@ from lbt.methods.m3.scoring import Graded, score
 from lbt.methods.m3.sets import ExemplarSet, build_set
 from lbt.tasks.base import Demo
 from lbt.tasks.classify import ClassifyTask
-from lbt.tasks.toy import ToyTask
+from lbt.toy.task import ToyTask
 
 TASK = ClassifyTask()
 
@@ -66,7 +66,7 @@ def test_toy_reflection_names_the_verbs_and_the_exemplars_that_showed_them():
                           Demo("Q frob blip 1 1 1", "frob : max 1 1 = 1 ; blip : sub 1 1 = 0 ; A 0")))
     assert shown_verbs(parent.demos) == {"blip": [("add", 1), ("sub", 2)], "zork": [("mul", 1)], "frob": [("max", 2)]}
     failure = Failure("alice", "p", "blip-quax", "Q blip quax 2 2 2", "4", "…", "6", "…")
-    assert describe_failures(parent, (failure,)) == (
+    assert describe_failures(ToyTask(), parent, (failure,)) == (
         "alice answered 6 (gold 4) on 'Q blip quax 2 2 2': blip shown as add (exemplar 1), sub (exemplar 2); "
         "quax not shown.")
 

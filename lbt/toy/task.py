@@ -7,10 +7,11 @@ from typing import Any, Sequence
 
 import polars as pl
 
+from lbt.config import Params
 from lbt.tasks.base import POOL_ROLE, PROBLEM_COLUMNS, SPLITS, Demo, PromptSpec, Task
 from lbt.toy.config import ToyParams
 from lbt.toy.curriculum import render_prompt
-from lbt.toy.world import ToyProblem, ToyWorld, worked_rationale
+from lbt.toy.world import ToyProblem, ToyWorld, parse_question, worked_rationale
 
 
 class ToyTask(Task):
@@ -21,6 +22,10 @@ class ToyTask(Task):
 
     def __init__(self, config: ToyParams | None = None):
         self.config = config
+
+    @classmethod
+    def from_params(cls, params: Params) -> ToyTask:
+        return cls(params.toy if params.has("toy") else None)
 
     def load_problems(self) -> pl.DataFrame:
         if self.config is None:
@@ -66,6 +71,11 @@ class ToyTask(Task):
                 nxt = words[i + 1] if i + 1 < len(words) else ""
                 return nxt if nxt.isdigit() else None
         return None
+
+    def question_verbs(self, question: str) -> list[str]:
+        """The verbs of a toy question, in order (none when it is not one): what M3's toy operator reflects on."""
+        problem = parse_question(question)
+        return list(problem.verbs) if problem else []
 
     def grade_many(self, answers: Sequence[str | None], golds: Sequence[Any]) -> list[float]:
         return [float(a is not None and a.strip() == str(g).strip()) for a, g in zip(answers, golds)]

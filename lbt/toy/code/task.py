@@ -1,4 +1,4 @@
-"""The toy-code task: the toy world's groups of verb chains as programs (lbt/toy/code), graded by
+"""The toy-code task: the toy world's groups of verb chains as programs (`lbt.toy.code.world`), graded by
 tests in the sandbox like the `code` task (V-scores, S-scores, self-debugging)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Sequence
 
 import polars as pl
 
+from lbt.config import Params
 from lbt.sandbox import RunResult
 from lbt.tasks.base import PROBLEM_COLUMNS, Demo, PromptSpec
 from lbt.tasks.code.data import EXTRA_COLUMNS
@@ -29,6 +30,10 @@ class ToyCodeTask(TestedCodeTask):
     def __init__(self, config: ToyCodeParams, world: ToyWorldConfig | None = None) -> None:
         super().__init__(config.sandbox, config.grade)
         self.config, self.world_config = config, world
+
+    @classmethod
+    def from_params(cls, params: Params) -> ToyCodeTask:
+        return cls(params.toy_code, params.toy.world if params.has("toy") else None)
 
     def load_problems(self) -> pl.DataFrame:
         if self.world_config is None:
