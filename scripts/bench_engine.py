@@ -35,7 +35,10 @@ def math_requests(task: MathTask, batch: int, tokens: int) -> tuple[list[Generat
                                                      on="family_id")
     teacher = [task.render([], q, chat=True) for q in tps["question"]]
     exams = [task.render([Demo(r["tp_q"], r["tp_s"])], r["question"], chat=True) for r in eps.head(batch).iter_rows(named=True)]
-    make = lambda specs: [GenerationRequest(messages=s["messages"], temperature=0, max_tokens=tokens) for s in specs]
+
+    def make(specs: list) -> list[GenerationRequest]:
+        return [GenerationRequest(messages=s["messages"], temperature=0, max_tokens=tokens) for s in specs]
+
     return make(teacher), make(exams)
 
 

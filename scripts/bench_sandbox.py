@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
 
 from lbt.sandbox import Job, Limits, SandboxPool

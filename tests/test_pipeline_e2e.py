@@ -38,15 +38,15 @@ def _set(tree: dict, dotted: str, value) -> None:
     tree[leaf] = value
 
 
-def _env() -> dict:
+def _env(**extra: str) -> dict:
     env = dict(os.environ, DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t", **extra)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `python` = this venv
     return env
 
 
-def run(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
+def run(cwd: Path, *cmd: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -83,9 +83,47 @@ def project(tmp_path_factory) -> Path:
     run(root, "git", "init", "-q", "-b", "main")
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "micro profile")
-    first = run(root, "dvc", "repro")
+    first = run(root, "dvc", "repro", **_recording_loaded_modules(_loaded_folder(root)))
     (root / "first_repro.log").write_text(first.stdout + first.stderr)
     return root
+
+
+# Every Python process of the first repro (stage runners, their kernels, the kernels' worker
+# processes) writes the lbt modules it loaded when it exits: what each stage really ran.
+RECORDER = """import atexit, json, os, sys
+def _record():
+    loaded = sorted(m for m in sys.modules if m == "lbt" or m.startswith("lbt."))
+    if loaded:
+        with open(os.path.join(os.environ["LBT_LOADED"], f"{os.getpid()}.json"), "w") as f:
+            json.dump({"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv, "modules": loaded}, f)
+atexit.register(_record)  # the runner and the kernel
+import multiprocessing.util  # a worker process of a pool ends without atexit, after its finalizers
+multiprocessing.util.Finalize(None, _record, exitpriority=0)
+"""
+
+
+def _loaded_folder(project: Path) -> Path:
+    return project.with_name(f"{project.name}-loaded")
+
+
+def _recording_loaded_modules(folder: Path) -> dict[str, str]:
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(RECORDER)
+    paths = [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths), "LBT_LOADED": str(folder)}
+
+
+def loaded_by_stage(folder: Path) -> dict[str, set[str]]:
+    """Stage name -> the lbt modules its runner and every process under it loaded."""
+    records = {r["pid"]: r for r in (json.loads(p.read_text()) for p in folder.glob("*.json"))}
+    out: dict[str, set[str]] = {}
+    for record in records.values():
+        top = record
+        while top["ppid"] in records and not top["argv"][0].endswith("lbt/stage.py"):
+            top = records[top["ppid"]]
+        if top["argv"][0].endswith("lbt/stage.py"):
+            out.setdefault(Path(top["argv"][2]).stem, set()).update(record["modules"])
+    return out
 
 
 def metrics(root: Path, name: str) -> dict:
@@ -194,6 +232,48 @@ def test_a_typo_in_a_key_no_stage_reads_stops_the_repro_before_any_stage(project
     assert json.loads(run(project, "dvc", "status", "--json").stdout) == {"check": ["always changed"]}
 
 
+def _code_files(project: Path, deps: list[str]) -> set[str]:
+    """The lbt source files a dvc.yaml deps list names (a folder stands for its .py files)."""
+    files = set()
+    for dep in (d for d in deps if d.startswith("lbt/")):
+        path = project / dep
+        files |= {p.relative_to(project).as_posix() for p in path.glob("*.py")} if path.is_dir() else {dep}
+    return files
+
+
+def _module_file(project: Path, module: str) -> str:
+    base = Path(*module.split("."))
+    return (base.with_suffix(".py") if (project / base.with_suffix(".py")).is_file() else base / "__init__.py").as_posix()
+
+
+def test_each_stage_depends_on_exactly_the_lbt_modules_its_run_loaded(project):
+    """The graph against the run: every module a stage's processes loaded (runner, kernel, its
+    workers), and nothing else, is a code dependency of the stage in dvc.yaml."""
+    loaded = loaded_by_stage(_loaded_folder(project))
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    notebook_stages = {name for name, s in stages.items() if s["cmd"].startswith("python -m lbt.stage ")}
+    assert set(loaded) == notebook_stages
+    for name in sorted(notebook_stages):
+        ran = {_module_file(project, m) for m in loaded[name]}
+        declared = _code_files(project, stages[name]["deps"])
+        assert ran == declared, (name, "loaded, not a dep:", sorted(ran - declared), "a dep, not loaded:",
+                                 sorted(declared - ran))
+
+
+def test_touching_the_sandbox_reruns_no_stage_of_the_toy_task(project):
+    """The toy task runs no program: no stage but the always-run check depends on lbt/sandbox."""
+    files = sorted((project / "lbt" / "sandbox").glob("*.py"))
+    originals = {f: f.read_text() for f in files}
+    try:
+        for f in files:
+            f.write_text(originals[f] + "\n# touched\n")
+        status = json.loads(run(project, "dvc", "status", "--json").stdout)
+    finally:
+        for f, text in originals.items():
+            f.write_text(text)
+    assert set(status) == {"check"}
+
+
 # One module per room; the stages that must rerun when it changes come from the import graph.
 TOUCHED = ["lbt/methods/m2/dpo.py", "lbt/methods/m1/select.py", "lbt/report/m1.py", "lbt/teaching/exams.py", "lbt/teaching/scores.py",
            "lbt/toy/train.py", "lbt/toy/task.py", "lbt/engines/hf.py", "lbt/notebook.py",
@@ -202,11 +282,9 @@ TOUCHED = ["lbt/methods/m2/dpo.py", "lbt/methods/m1/select.py", "lbt/report/m1.p
 
 @pytest.mark.parametrize("module", TOUCHED)
 def test_touching_a_module_flags_exactly_the_stages_that_import_it(project, module):
-    from lbt.pipeline import stage_modules, stages_for
-
-    raw = yaml.safe_load((project / "params.yaml").read_text())
-    name = module.removesuffix(".py").replace("/", ".")
-    expected = {s.name for s in stages_for(raw) if name in stage_modules(s, raw["task"])}
+    """Expected: the stages whose run loaded the module (the first repro's record)."""
+    loaded = loaded_by_stage(_loaded_folder(project))
+    expected = {name for name, modules in loaded.items() if module in {_module_file(project, m) for m in modules}}
     path = project / module
     original = path.read_text()
     path.write_text(original + "\n# touched\n")

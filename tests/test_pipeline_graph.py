@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lbt.config import load_params
 from lbt.imports import ROOT, closure, module_file, notebook_imports
 from lbt.pipeline import generate
 

@@ -17,8 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _project(tmp_path: Path, **changes) -> Path:
-    """notebooks/, params.yaml (with `changes`, keys joined by `__`) and its generated dvc.yaml."""
+    """notebooks/, the dvc.yaml of params.yaml, then params.yaml with `changes` (keys joined by `__`),
+    as a user edits it after generating dvc.yaml."""
     shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "dvc.yaml").write_text(generate(tmp_path / "params.yaml"))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for dotted, value in changes.items():
         *parents, leaf = dotted.split("__")
@@ -26,8 +29,7 @@ def _project(tmp_path: Path, **changes) -> Path:
         for key in parents:
             node = node[key]
         node[leaf] = value
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    (tmp_path / "dvc.yaml").write_text(generate(tmp_path / "params.yaml"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return tmp_path
 
 

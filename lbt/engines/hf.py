@@ -103,7 +103,7 @@ class HFBackend:
         done = [False] * len(samples)
         finish = ["length"] * len(samples)
         past, step_ids, step_pos = None, ids, positions
-        for step in range(max(limits)):
+        for _step in range(max(limits)):
             # logits of the last position only: the prompt's other positions would cost a vocabulary-wide
             # matmul each at the first step (as model.generate, which keeps one too)
             out = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,

@@ -168,7 +168,7 @@ class Task(ABC):
         default groups identical stripped strings; tasks with richer equivalence override it."""
         return [None if a is None or not a.strip() else a.strip() for a in answers]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a hook: most tasks hold nothing)
         """Release what the task holds (worker processes); the default holds nothing."""
 
     def __enter__(self) -> "Task":

@@ -54,7 +54,7 @@ def test_one_convert_stage_per_folder_and_the_stages_that_run_it_depend_on_it(tm
     source.write_bytes(b"not read when generating dvc.yaml")
     model = {"backend": "hf", "path": "data/models/tiny", "gguf": str(source), "chat": True}
     raw = _math_params(tmp_path, model, dict(model, batch_size=8))
-    convert = [s for s in stages_for(raw) if s.name.startswith("convert-")]
+    convert = [s for s in stages_for(parse_params(raw)) if s.name.startswith("convert-")]
     assert [s.name for s in convert] == ["convert-tiny"]
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(raw))
@@ -72,10 +72,10 @@ def test_two_sources_for_one_folder_are_refused(tmp_path):
     teacher = {"backend": "hf", "path": "data/models/m", "gguf": str(tmp_path / "a.gguf")}
     raw = _math_params(tmp_path, teacher, dict(teacher, gguf=str(tmp_path / "b.gguf")))
     with pytest.raises(ParamsError, match="build the one folder data/models/m from different GGUF files"):
-        stages_for(raw)
+        stages_for(parse_params(raw))
 
 
 def test_a_missing_gguf_file_stops_dvc_yaml_generation_naming_the_key(tmp_path):
     teacher = {"backend": "hf", "path": "data/models/m", "gguf": str(tmp_path / "gone.gguf")}
     with pytest.raises(ParamsError, match=r"`teachers.t.gguf`: GGUF file .*gone.gguf does not exist"):
-        stages_for(_math_params(tmp_path, teacher, {"backend": "hf", "path": "data/models/other"}))
+        stages_for(parse_params(_math_params(tmp_path, teacher, {"backend": "hf", "path": "data/models/other"})))

@@ -39,8 +39,8 @@ def resampled_accuracy(candidates: pl.DataFrame, keys: list[str], methods: list[
     group = [*pair, "method", "n"]
     return (
         pl.concat(rows).sort([*group, "trial"]).group_by(group, maintain_order=True)
-        .agg(mean=pl.col("accuracy").mean(), std=pl.col("accuracy").std(ddof=0), trials=pl.len(),
-             *(pl.col(c).mean() for c in COST_COLUMNS))
+        .agg(*(pl.col(c).mean() for c in COST_COLUMNS), mean=pl.col("accuracy").mean(),
+             std=pl.col("accuracy").std(ddof=0), trials=pl.len())
         .sort(group)
     )
 

@@ -17,7 +17,6 @@ from lbt.tables import read_json, write_json, write_table
 from lbt.tasks.base import SPLITS, GroupingMode, Task
 from lbt.tasks.registry import make_task
 from lbt.teaching import names
-from lbt.teaching.scores import with_student_groups
 
 KEYS = ["teacher", "student", "tp_id"]
 SPLIT = SPLITS["eval"]

@@ -15,7 +15,6 @@ import polars as pl
 from lbt import paths
 from lbt.config import Params, ParamsError
 from lbt.engines.base import derive_seed
-from lbt.engines.config import ModelConfig
 from lbt.engines.registry import make_engine
 from lbt.methods.m3.config import model_configs
 from lbt.methods.m3.driver import drive
