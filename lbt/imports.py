@@ -17,8 +17,13 @@ from lbt.tasks.registry import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = "lbt.stage"
-TASK_DISPATCH = ("lbt.tasks.registry", "make_task")  # importing this name loads the stage's task
+TASK_DISPATCH = ("lbt.tasks.make", "make_task")  # importing this name loads the stage's task
 ENGINE_DISPATCH = "lbt.engines.registry"  # imports inside its functions pick the backends a stage runs
+# Imports inside functions that run only where the params ask for them: (module, what it imports) ->
+# whether a stage's params do.
+CONDITIONAL = {
+    ("lbt.teaching.exams", "lbt.tasks.similar"): lambda params: params.has("exam") and params.exam.maker == "similar",
+}
 
 
 def module_file(module: str) -> Path | None:
@@ -54,7 +59,7 @@ def imported_modules(tree: ast.AST, module: str | None = None) -> set[str]:
         elif node.module and node.module.split(".")[0] == "lbt":
             found.add(node.module)
             found |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}")}
-    return {m for m in found if module_file(m)}
+    return {m for m in found if module_file(m) and (module, m) not in CONDITIONAL}
 
 
 @cache
@@ -105,6 +110,7 @@ def stage_modules(stage: Stage, params: Params, roots: set[str] | None = None) -
         found |= closure({TASKS[params.task].module})
     if ENGINE_DISPATCH in found:
         found |= closure({BACKEND_MODULES[m.backend] for m in stage.models})
+    found |= closure({target for (source, target), asks in CONDITIONAL.items() if source in found and asks(params)})
     return found
 
 

@@ -92,7 +92,9 @@ def project(tmp_path_factory) -> Path:
 # processes) writes the lbt modules it loaded when it exits: what each stage really ran.
 RECORDER = """import atexit, json, os, sys
 def _record():
-    loaded = sorted(m for m in sys.modules if m == "lbt" or m.startswith("lbt."))
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # `python -m lbt.stage` runs as __main__
+    names = [*sys.modules, *([spec.name] if spec else [])]
+    loaded = sorted({m for m in names if m == "lbt" or m.startswith("lbt.")})
     if loaded:
         with open(os.path.join(os.environ["LBT_LOADED"], f"{os.getpid()}.json"), "w") as f:
             json.dump({"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv, "modules": loaded}, f)

@@ -8,7 +8,7 @@ from lbt import paths
 from lbt.config import Params
 from lbt.methods.m2.config import m2_students
 from lbt.tables import read_json
-from lbt.tasks.registry import make_task
+from lbt.tasks.make import make_task
 from lbt.teaching import names
 
 

@@ -9,7 +9,7 @@ import polars as pl
 from lbt import paths
 from lbt.config import Params
 from lbt.tables import write_table
-from lbt.tasks.registry import make_task
+from lbt.tasks.make import make_task
 
 log = logging.getLogger(__name__)
 

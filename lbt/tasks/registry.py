@@ -1,15 +1,11 @@
 """Tasks by name: the one registration of each task (`TASKS`), which maps `task:` in params.yaml
-to its Task class, its params section and what the pipeline runs on it."""
+to its Task class, its params section and what the pipeline runs on it. Plain data: the params
+loader, the pipeline and `lbt.tasks.make` read it without importing any task."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from lbt.config import Params
-    from lbt.tasks.base import Task
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -53,9 +49,3 @@ TASKS: dict[str, TaskSpec] = {
                          ("classify",), ("classify",), ("classify",), exams=False),
 }
 TaskName = Literal[tuple(TASKS)]  # type: ignore[valid-type]  # the `task` section: one of TASKS
-
-
-def make_task(params: Params) -> Task:
-    """The task named by `params.task`, configured by the sections of it that the stage reads."""
-    module, name = TASKS[params.task].task.split(":")
-    return getattr(importlib.import_module(module), name).from_params(params)

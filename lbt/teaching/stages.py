@@ -16,7 +16,7 @@ from lbt.engines.engine import Engine
 from lbt.engines.registry import make_engine
 from lbt.tables import mean, write_json, write_table
 from lbt.tasks.base import SPLITS, Task
-from lbt.tasks.registry import make_task
+from lbt.tasks.make import make_task
 from lbt.teaching.config import DEBUGGED, RationaleParams, SamplingParams
 from lbt.teaching.exams import configured_exam_pairs, exam_prompts, golds_by_id, run_exam
 from lbt.teaching.names import self_debugging

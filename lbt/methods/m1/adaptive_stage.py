@@ -21,7 +21,7 @@ from lbt.methods.m1.adaptive import RANKED_BY, race
 from lbt.methods.m1.config import SelectionParams, Ties
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Task
-from lbt.tasks.registry import make_task
+from lbt.tasks.make import make_task
 from lbt.teaching.exams import configured_exam_pairs, exam_requests, golds_by_id, text_digest
 
 KEYS = ["tp_id"]

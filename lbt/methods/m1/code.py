@@ -29,7 +29,7 @@ from lbt.methods.m1.inputs import read_rationales, read_scores
 from lbt.methods.m1.stages import KEYS, candidates, greedy_rows
 from lbt.tables import write_json, write_table
 from lbt.tasks.code.tested import TestedCodeTask
-from lbt.tasks.registry import make_task
+from lbt.tasks.make import make_task
 
 def with_s_scores(task: TestedCodeTask, problems: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     """`table` (rows with tp_id and answer) with `s_score`, the hidden-test pass rate of each answer."""

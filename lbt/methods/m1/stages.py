@@ -15,7 +15,7 @@ from lbt.methods.m1.inputs import read_rationales, read_scores
 from lbt.methods.m1.select import exact_numerators, select
 from lbt.tables import read_json, write_json, write_table
 from lbt.tasks.base import SPLITS, GroupingMode, Task
-from lbt.tasks.registry import make_task
+from lbt.tasks.make import make_task
 from lbt.teaching import names
 
 KEYS = ["teacher", "student", "tp_id"]

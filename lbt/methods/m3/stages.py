@@ -25,7 +25,7 @@ from lbt.methods.m3.scoring import answer_requests, grade, score
 from lbt.methods.m3.sets import ExemplarSet
 from lbt.tables import write_json, write_table
 from lbt.tasks.base import SPLITS, Split, Task
-from lbt.tasks.registry import make_task
+from lbt.tasks.make import make_task
 
 
 def check_task(params: Params, task: Task) -> None:
