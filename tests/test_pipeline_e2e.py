@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
@@ -141,7 +142,11 @@ def test_repro_runs_every_stage_and_writes_results(project):
     assert set(sel["accuracy"]["teacher"]) == {"alice", "bob", "alice+bob"}  # two personas and their group
     accuracy = sel["accuracy"]["teacher"]["alice+bob"]
     assert set(accuracy) == {"greedy", "sc", "m1_max", "m1_sum", "m1_avg"}
-    assert all(0 <= v <= 1 for v in accuracy.values())
+    picks = pl.read_parquet(project / "data" / "m1" / "selections.parquet").filter(
+        (pl.col("teacher") == "teacher") & (pl.col("student") == "alice+bob"))
+    assert picks.group_by("method").len()["len"].to_list() == [10] * 5  # one pick per TP and method
+    recomputed = dict(picks.group_by("method").agg(pl.col("correct").mean()).iter_rows())
+    assert accuracy == pytest.approx(recomputed, abs=5e-5)  # the metrics are the picks' accuracy (4 decimals)
     adaptive = sel["adaptive"]["teacher"]["alice"]
     assert set(adaptive["accuracy"]) == {"m1_max", "m1_sum", "m1_avg"}
     assert 0 <= adaptive["student_generations"] <= adaptive["full_exam_generations"]
@@ -168,7 +173,12 @@ def test_repro_runs_every_stage_and_writes_results(project):
 def test_m2_stages_tune_and_evaluate_both_teachers(project):
     m2 = metrics(project, "m2")
     assert set(m2) >= {"original", "correctness_dpo", "m2"} and m2["n_problems"] == 10
-    assert all(0 <= m2[k]["mean"] <= 1 for k in ("original", "correctness_dpo", "m2"))
+    evaluation = pl.read_parquet(project / "data" / "m2" / "evaluation.parquet")
+    per_seed = dict(evaluation.filter(pl.col("variant") == "m2").group_by("seed").agg(pl.col("correct").mean())
+                    .select(pl.col("seed").cast(pl.String), "correct").iter_rows())
+    assert m2["m2"]["per_seed"] == pytest.approx(per_seed, abs=5e-5)  # the tuned teacher's greedy answers
+    original = evaluation.filter(pl.col("variant") == "original")
+    assert original.height == 10 and m2["original"]["mean"] == pytest.approx(original["correct"].mean(), abs=5e-5)
     assert metrics(project, "rationales_train_teacher")["generations"]["requested"] == 6 * 8 + 6
     for run in ("m2-seed0", "correctness_dpo-seed0"):
         assert (project / "data" / "m2" / "models" / run / "model.safetensors").is_file()

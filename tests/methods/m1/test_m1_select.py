@@ -6,8 +6,9 @@ from fractions import Fraction
 import polars as pl
 import pytest
 
+from lbt.config import ParamsError, parse_params
 from lbt.methods.m1.analysis import resampled_accuracy
-from lbt.methods.m1.config import Method, SelectionParams
+from lbt.methods.m1.config import Method
 from lbt.methods.m1.select import exact_numerators, select
 from lbt.teaching.scores import lbt_scores
 
@@ -85,11 +86,17 @@ def test_resampling_at_full_size_matches_selection_and_is_seeded():
     assert again.equals(curve.filter(pl.col("n") <= 8))
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_every_tp_gets_one_pick_per_method(method):
-    cands = _cands([("s", f"t{i}", j, str(j % 2), j % 2 == 0, j / 4) for i in range(5) for j in range(4)])
-    out = select(cands, ["student", "tp_id"], [method])
-    assert out.height == 5 and out["tp_id"].n_unique() == 5
+def test_every_tp_gets_one_pick_per_method_from_its_own_answers():
+    # Per TP i: classes "i-0" (TRs 0 and 2, right, scores 0 and 0.5) and "i-1" (TRs 1 and 3, wrong,
+    # scores 0.25 and 0.75): two votes each, so SC's tie goes to the class seen first; every LbT
+    # rule prefers "i-1" (max 0.75, sum 1.0, mean 0.5 against 0.5, 0.5 and 0.25).
+    cands = _cands([("s", f"t{i}", j, f"{i}-{j % 2}", j % 2 == 0, j / 4) for i in range(5) for j in range(4)])
+    out = select(cands, ["student", "tp_id"], METHODS)
+    picks = {(tp, m): (g, c) for tp, m, g, c in out.select("tp_id", "method", "group", "correct").iter_rows()}
+    assert out.height == len(picks) == 5 * len(METHODS)  # one row per (TP, method)
+    for i in range(5):
+        assert picks[(f"t{i}", "sc")] == (f"{i}-0", True)
+        assert all(picks[(f"t{i}", m)] == (f"{i}-1", False) for m in ("m1_max", "m1_sum", "m1_avg"))
 
 
 def _exams(trs):
@@ -170,6 +177,7 @@ def test_ties_param_reaches_resampling():
     assert curve["first_seen"]["mean"].to_list() == [0.0] and curve["last_seen"]["mean"].to_list() == [1.0]
 
 
-def test_ties_param_is_validated():
-    with pytest.raises(ValueError, match="first_seen"):
-        SelectionParams(ties="random")
+def test_an_unknown_tie_rule_stops_the_params_with_one_sentence_naming_key_and_rules():
+    with pytest.raises(ParamsError) as err:
+        parse_params({"selection": {"ties": "random"}}, ["selection"])
+    assert str(err.value) == "params.yaml: `selection.ties`: Input should be 'first_seen' or 'last_seen' (got 'random')."

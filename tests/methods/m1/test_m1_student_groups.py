@@ -42,5 +42,7 @@ def test_group_members_must_be_known_students(groups, message):
 
 
 def test_a_group_needs_two_distinct_students():
-    with pytest.raises(ParamsError, match="selection"):
+    with pytest.raises(ParamsError) as err:
         _params({"ab": ["a", "a"]})
+    assert str(err.value) == ("params.yaml: `selection.student_groups`: Value error, group 'ab' needs two or more "
+                              "distinct students.")

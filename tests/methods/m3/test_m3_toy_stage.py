@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import polars as pl
@@ -14,8 +15,12 @@ import yaml
 
 from lbt import paths
 from lbt.config import ParamsError, load_params
+from lbt.engines.base import GenerationRequest, derive_seed
 from lbt.engines.engine import Engine
-from lbt.methods.m3.stages import m3_stage
+from lbt.engines.registry import make_engine
+from lbt.methods.m3.stages import m3_stage, split_items
+from lbt.tasks.base import SPLITS
+from lbt.toy.task import ToyTask
 from lbt.tasks.prepare import prepare
 
 READS = ["task", "seed", "cache_path", "teachers", "students", "m3"]
@@ -63,7 +68,7 @@ def test_tables_metrics_and_figure(fresh):
     assert scores.height == 3 * 2 * 3 * 2  # settings × runs × iterations 0..2 × (train, heldout)
     assert set(metrics["heldout"]) == {"self", "other", "both"}
     assert set(metrics["heldout"]["both"]) == {"0", "1", "2"}
-    assert 0 <= metrics["heldout_zero_shot"] <= 1
+    assert metrics["heldout_zero_shot"] == pytest.approx(_greedy_accuracy_without_exemplars(root), abs=5e-5)
     assert set(metrics["vs_self"]) == {"other", "both"} and metrics["vs_self"]["both"]["vs"] == "self"
     first = scores.filter((pl.col("iteration") == 0) & (pl.col("split") == "heldout"))
     assert first.group_by("run").agg(pl.col("score").n_unique())["score"].to_list() == [1, 1]  # paired settings
@@ -100,6 +105,21 @@ def test_killed_stage_resumes_and_rerun_generates_nothing(fresh, tmp_path, tiny_
     assert sum(g["generated"] for g in again["generations"].values()) == 0
     for name, table in _tables(root).items():  # same results as the uninterrupted run
         assert table.equals(_tables(fresh[0])[name]), name
+
+
+def _greedy_accuracy_without_exemplars(root: Path) -> float:
+    """The teacher's greedy answers to the held-out items with no exemplars, generated afresh (no
+    cache) and graded here: what `heldout_zero_shot` must be."""
+    params = load_params(root / "params.yaml", READS)
+    items = split_items(pl.read_parquet(root / paths.PROBLEMS), SPLITS["eval"])
+    rng = random.Random(derive_seed(params.seed, "m3-heldout"))  # the stage's sample of M3.heldout items
+    items = items[sorted(rng.sample(range(items.height), M3["heldout"]))]
+    task = ToyTask()
+    with make_engine(params.teachers["teacher"], None) as engine:
+        outputs = engine.generate([GenerationRequest(**task.teacher_prompt(q, [], chat=False), temperature=0.0,
+                                                     max_tokens=48) for q in items["question"]])
+    grades = task.grade_many([task.extract_answer(o[0].text) for o in outputs], task.golds(items))
+    return sum(grades) / len(grades)
 
 
 def test_params_errors_name_the_key(tmp_path, tiny_teacher, tiny_student):
