@@ -90,18 +90,17 @@ def project(tmp_path_factory) -> Path:
 
 
 # Every Python process of the first repro (stage runners, their kernels, the kernels' worker
-# processes) writes the lbt modules it loaded when it exits: what each stage really ran.
-RECORDER = """import atexit, json, os, sys
-def _record():
-    spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # `python -m lbt.stage` runs as __main__
-    names = [*sys.modules, *([spec.name] if spec else [])]
-    loaded = sorted({m for m in names if m == "lbt" or m.startswith("lbt.")})
-    if loaded:
-        with open(os.path.join(os.environ["LBT_LOADED"], f"{os.getpid()}.json"), "w") as f:
-            json.dump({"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv, "modules": loaded}, f)
-atexit.register(_record)  # the runner and the kernel
-import multiprocessing.util  # a worker process of a pool ends without atexit, after its finalizers
-multiprocessing.util.Finalize(None, _record, exitpriority=0)
+# processes) appends each lbt module it imports to a file of its own, as it imports it (a kernel
+# that is stopped at the end of its stage never runs exit handlers): what each stage really ran.
+RECORDER = """import json, os, sys
+def _record(event, args):
+    if event == "import" and (args[0] == "lbt" or args[0].startswith("lbt.")):
+        main = getattr(sys.modules.get("__main__"), "__spec__", None)  # `python -m lbt.stage` runs as __main__
+        line = {"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv, "module": args[0],
+                "main": main.name if main else ""}
+        with open(os.path.join(os.environ["LBT_LOADED"], f"{os.getpid()}.txt"), "a") as f:
+            f.write(json.dumps(line) + "\\n")
+sys.addaudithook(_record)
 """
 
 
@@ -118,8 +117,12 @@ def _recording_loaded_modules(folder: Path) -> dict[str, str]:
 
 def loaded_by_stage(folder: Path) -> dict[str, set[str]]:
     """Stage name -> the lbt modules its runner and every process under it loaded."""
-    records = {r["pid"]: r for r in (json.loads(p.read_text()) for p in folder.glob("*.json"))}
-    out: dict[str, set[str]] = {}
+    records = {}
+    for path in folder.glob("*.txt"):
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        modules = [m for line in lines for m in (line["module"], line["main"]) if m.startswith("lbt")]
+        records[lines[0]["pid"]] = {**lines[-1], "modules": modules}  # argv as it ended
+    out: dict[str, set[str]] = {}  # an import that failed (a name tried as a submodule) has no file
     for record in records.values():
         top = record
         while top["ppid"] in records and not top["argv"][0].endswith("lbt/stage.py"):
@@ -253,9 +256,13 @@ def _code_files(project: Path, deps: list[str]) -> set[str]:
     return files
 
 
-def _module_file(project: Path, module: str) -> str:
-    base = Path(*module.split("."))
-    return (base.with_suffix(".py") if (project / base.with_suffix(".py")).is_file() else base / "__init__.py").as_posix()
+def _module_files(project: Path, modules: set[str]) -> set[str]:
+    """The files of `modules` (a name that is no module, an import that failed, has none)."""
+    files = set()
+    for module in modules:
+        base = Path(*module.split("."))
+        files |= {f.as_posix() for f in (base.with_suffix(".py"), base / "__init__.py") if (project / f).is_file()}
+    return files
 
 
 def test_each_stage_depends_on_exactly_the_lbt_modules_its_run_loaded(project):
@@ -266,7 +273,7 @@ def test_each_stage_depends_on_exactly_the_lbt_modules_its_run_loaded(project):
     notebook_stages = {name for name, s in stages.items() if s["cmd"].startswith("python -m lbt.stage ")}
     assert set(loaded) == notebook_stages
     for name in sorted(notebook_stages):
-        ran = {_module_file(project, m) for m in loaded[name]}
+        ran = _module_files(project, loaded[name])
         declared = _code_files(project, stages[name]["deps"])
         assert ran == declared, (name, "loaded, not a dep:", sorted(ran - declared), "a dep, not loaded:",
                                  sorted(declared - ran))
@@ -296,7 +303,7 @@ TOUCHED = ["lbt/methods/m2/dpo.py", "lbt/methods/m1/select.py", "lbt/report/m1.p
 def test_touching_a_module_flags_exactly_the_stages_that_import_it(project, module):
     """Expected: the stages whose run loaded the module (the first repro's record)."""
     loaded = loaded_by_stage(_loaded_folder(project))
-    expected = {name for name, modules in loaded.items() if module in {_module_file(project, m) for m in modules}}
+    expected = {name for name, modules in loaded.items() if module in _module_files(project, modules)}
     path = project / module
     original = path.read_text()
     path.write_text(original + "\n# touched\n")
