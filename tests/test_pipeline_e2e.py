@@ -90,17 +90,22 @@ def project(tmp_path_factory) -> Path:
 
 
 # Every Python process of the first repro (stage runners, their kernels, the kernels' worker
-# processes) appends each lbt module it imports to a file of its own, as it imports it (a kernel
-# that is stopped at the end of its stage never runs exit handlers): what each stage really ran.
-RECORDER = """import json, os, sys
-def _record(event, args):
+# processes) writes the lbt modules it holds each time it imports one, and when it exits (a kernel
+# stopped at the end of its stage runs no exit handler; a module loaded by importlib raises no
+# import event, but shows in the next snapshot or the last): what each stage really ran.
+RECORDER = """import atexit, json, os, sys
+def _snapshot():
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)  # `python -m lbt.stage` runs as __main__
+    names = [*list(sys.modules), *([main.name] if main else [])]
+    line = {"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv,
+            "modules": sorted({m for m in names if m == "lbt" or m.startswith("lbt.")})}
+    with open(os.path.join(os.environ["LBT_LOADED"], f"{os.getpid()}.txt"), "a") as f:
+        f.write(json.dumps(line) + "\\n")
+def _on_import(event, args):
     if event == "import" and (args[0] == "lbt" or args[0].startswith("lbt.")):
-        main = getattr(sys.modules.get("__main__"), "__spec__", None)  # `python -m lbt.stage` runs as __main__
-        line = {"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv, "module": args[0],
-                "main": main.name if main else ""}
-        with open(os.path.join(os.environ["LBT_LOADED"], f"{os.getpid()}.txt"), "a") as f:
-            f.write(json.dumps(line) + "\\n")
-sys.addaudithook(_record)
+        _snapshot()
+sys.addaudithook(_on_import)
+atexit.register(_snapshot)
 """
 
 
@@ -120,8 +125,7 @@ def loaded_by_stage(folder: Path) -> dict[str, set[str]]:
     records = {}
     for path in folder.glob("*.txt"):
         lines = [json.loads(line) for line in path.read_text().splitlines()]
-        modules = [m for line in lines for m in (line["module"], line["main"]) if m.startswith("lbt")]
-        records[lines[0]["pid"]] = {**lines[-1], "modules": modules}  # argv as it ended
+        records[lines[0]["pid"]] = {**lines[-1], "modules": [m for line in lines for m in line["modules"]]}
     out: dict[str, set[str]] = {}  # an import that failed (a name tried as a submodule) has no file
     for record in records.values():
         top = record
