@@ -17,7 +17,8 @@ import time
 import yaml
 
 from lbt.config import parse_params
-from lbt.methods.m2.stages import evaluate_stage, pairs_stage
+from lbt.methods.m2.evaluate_stage import evaluate_stage
+from lbt.methods.m2.stages import pairs_stage
 from lbt.methods.m2.train_stage import train_stage
 
 
