@@ -108,7 +108,7 @@ class ToyTrainConfig(StrictModel):
     n_positions: int = Field(160, ge=16, description="Longest prompt + completion the models take, in words.")
     steps: int = Field(1200, ge=1, description="Most optimizer steps (training stops earlier once the probe passes).")
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(5e-3, gt=0)
+    lr: float = Field(3e-3, gt=0)
     warmup_steps: int = Field(50, ge=0)
     max_demos: int = Field(4, ge=1, description="Most worked examples in one training prompt (M3 shows several).")
     fewshot_prob: float = Field(

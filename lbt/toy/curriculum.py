@@ -23,12 +23,12 @@ follow probability, drawn once per prompt (when it does not, it uses the true op
 holds E examples of any families (about half of them share a verb with the question); otherwise
 the student's hold one example of the question's family among E - 1 of random chains, at a
 random place (E = 1 is M1's exam layout), and the teacher's are zero-shot (M1's rationale
-prompts) or, half of them, like the student's. Those family batches are where following is
-learned: every verb of the question is shown, so every step is a lesson where a mixed example
-teaches it on one step in four or so, and the example's place varies, so the lesson is finding
-it. Without them the teacher barely learns to follow examples of other families (what M3's
-exemplars are). Each student row is one persona, drawn uniformly. Every row of a batch has the same kind and E, hence the
-same length: no padding.
+prompts) a quarter of the time and otherwise like the student's. Those family batches are where
+following is learned: every verb of the question is shown, so every step is a lesson (a mixed
+example teaches it on one step in four or so). Chains have 1 to `longest_chain` verbs, drawn
+per chain, so an example is never at the same distance from the question: the lesson is finding
+it by its words. Each student row is one persona, drawn uniformly. Rows are right-padded to the
+batch's longest.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from lbt.toy.config import OPERATION_ALIASES, ToyStudentConfig, ToyTrainConfig
 from lbt.toy.world import OP_WORDS, ToyProblem, ToyWorld, worked_rationale
 
 ROLES = ("teacher", "student")
+TEACHER_ZERO_SHOT = 0.25  # of the teacher's batches that are not few-shot: zero-shot is learned first anyway
 
 
 @dataclass(frozen=True)
@@ -185,17 +186,29 @@ def batch_kind(role: str, rng: random.Random, train: ToyTrainConfig) -> Kind:
     longest = train.longest_chain
     if rng.random() < train.fewshot_prob:
         return Kind(rng.randint(1, train.max_demos), longest=longest)
-    if role == "teacher" and rng.random() < 0.5:
+    if role == "teacher" and rng.random() < TEACHER_ZERO_SHOT:
         return Kind(0, longest=longest)
     return Kind(rng.randint(1, train.max_demos), family=True, longest=longest)
+
+
+def kind_batch(role: str, world: ToyWorld, rng: random.Random, size: int, kind: Kind,
+               personas: Sequence[Persona] = (Persona(None, 1.0),)) -> list[Example]:
+    """`size` examples of one kind (each student row one persona, drawn uniformly)."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown toy model role {role!r}: use 'teacher' or 'student'.")
+    if role == "teacher":
+        return [teacher_example(world, rng, kind) for _ in range(size)]
+    return [student_example(world, rng, rng.choice(personas), kind) for _ in range(size)]
 
 
 def training_batch(role: str, world: ToyWorld, rng: random.Random, size: int, train: ToyTrainConfig,
                    personas: Sequence[Persona] = (Persona(None, 1.0),)) -> list[Example]:
     """One batch of examples of one kind (see the module docstring)."""
-    if role not in ROLES:
-        raise ValueError(f"Unknown toy model role {role!r}: use 'teacher' or 'student'.")
-    kind = batch_kind(role, rng, train)
-    if role == "teacher":
-        return [teacher_example(world, rng, kind) for _ in range(size)]
-    return [student_example(world, rng, rng.choice(personas), kind) for _ in range(size)]
+    return kind_batch(role, world, rng, size, batch_kind(role, rng, train), personas)
+
+
+def probe_kinds(role: str, train: ToyTrainConfig) -> list[Kind]:
+    """Every kind of prompt the pipeline shows `role`, in its layouts (chains of the world's length):
+    zero-shot (the teacher), and 1..max_demos examples of any families, or one of the question's."""
+    shown = [Kind(n, family) for family in (False, True) for n in range(1, train.max_demos + 1)]
+    return [Kind(0), *shown] if role == "teacher" else shown
