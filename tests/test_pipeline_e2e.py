@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from lbt import robustness
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -57,19 +58,9 @@ def ran_stages(proc: subprocess.CompletedProcess) -> set[str]:
     return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
 
 
-def _is_run_artifact(rel: str) -> bool:
-    """What a `dvc repro` in the developer's workspace leaves: not part of a fresh clone."""
-    return rel == "dvc.lock" or (rel.startswith(("data/", "reports/")) and not rel.endswith("README.md"))
-
-
 def copy_project(dest: Path) -> None:
     """The repo's files as a fresh clone would have them (plus uncommitted source changes)."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file() and not _is_run_artifact(rel):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
+    robustness.copy_project(REPO, dest)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Train a tiny GPT-2 from scratch on the toy curriculum and save it as a Hugging Face folder.
 
 Training stops once the skills are learned: every `probe_every` steps a held-out probe (prompts
-of every batch kind, drawn from their own seed) checks that greedy decoding would reproduce the
+of every batch kind in the pipeline's layouts, chains of the world's length, drawn from their own
+seed) checks that greedy decoding would reproduce the
 expected rationale (every word but the operations that are random draws: the teacher's flawed
 belief, a persona's coin flip). Once `stop_patience` probes in a row reach `stop_accuracy`, the
 learning rate cools down linearly to zero over `cooldown_steps`, and the probe is taken again:
@@ -27,7 +28,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from lbt.toy.config import ToyTrainConfig
 from lbt.toy.curriculum import Example, Persona, training_batch
-from lbt.toy.world import OP_OFFSET, OPERATIONS, STEP_WORDS, ToyWorld
+from lbt.toy.world import MEANING, OP_OFFSET, STEP_WORDS, ToyWorld
 
 log = logging.getLogger(__name__)
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
@@ -69,7 +70,7 @@ def demo_targets(prompt_words: Sequence[str]) -> list[bool]:
     operations an example shows are arbitrary and must not shape the model's beliefs)."""
     targets, in_rationale = [], False
     for i, word in enumerate(prompt_words):
-        targets.append(in_rationale and word not in OPERATIONS and word != "|")
+        targets.append(in_rationale and word not in MEANING and word != "|")
         in_rationale = (in_rationale or word == "R") and word != "|"
     return targets
 
@@ -184,8 +185,11 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
     tokenizer = build_tokenizer(world.vocabulary([p.token for p in personas if p.token]))
     vocab, eos, pad = tokenizer.get_vocab(), tokenizer.eos_token_id, tokenizer.pad_token_id
     draw = batches or (lambda rng, size: training_batch(role, world, rng, size, cfg, personas))
+    # the probe asks for what the pipeline uses: the world's own chain length, whatever training varies
+    pipeline_layouts = cfg.model_copy(update={"longest_chain": 0})
+    probe_draw = batches or (lambda rng, size: training_batch(role, world, rng, size, pipeline_layouts, personas))
     model = new_model(len(vocab), cfg, eos, pad)
-    probe = Probe(role, cfg, vocab, eos, pad, seed, draw)
+    probe = Probe(role, cfg, vocab, eos, pad, seed, probe_draw)
     start = time.perf_counter()
     run = _TrainingRun(model, cfg, lambda: encode(draw(rng, cfg.batch_size), vocab, eos, pad, cfg.demo_labels))
     run.train(probe, desc=f"train toy {role}")
