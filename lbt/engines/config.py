@@ -48,6 +48,8 @@ class HFModel(_LocalModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     device: str = Field("cpu", description="torch device, e.g. cpu or cuda:0.")
     batch_size: int = Field(64, ge=1, description="Sequences decoded together.")
+    share_prefix: bool = Field(True, description="Prompts of a batch that start with the same tokens (an exam's "
+                               "TR, a prompt's n samples) prefill that prefix once (see docs/engines.md).")
     threads: int | None = Field(None, ge=1, description="CPU threads torch uses in the stage's process (None: "
                                 "torch's default, every core); 1 never busy-waits on a loaded machine.")
 
