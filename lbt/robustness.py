@@ -72,6 +72,7 @@ def run_seed(name: str, overrides: dict, targets: list[str], workdir: Path, repo
     `update` and a run folder there, its files are brought up to date and only the stages that
     changed rerun (DVC's own bookkeeping); `wall_s` is then that rerun's."""
     dest = workdir / name
+    commit = _commit(repo)
     fresh = not (update and (dest / "dvc.lock").exists())
     if fresh:
         shutil.rmtree(dest, ignore_errors=True)
@@ -89,8 +90,17 @@ def run_seed(name: str, overrides: dict, targets: list[str], workdir: Path, repo
         raise RuntimeError(f"run {name}: dvc repro failed ({proc.returncode}); its log: {dest / 'repro.log'}")
     metrics = {f.stem: json.loads(f.read_text()) for f in sorted((dest / "reports" / "metrics").glob("*.json"))}
     curve = pl.read_parquet(dest / paths.RESAMPLING)
-    return {"name": name, "overrides": overrides, "targets": targets, "wall_s": round(wall, 1), "fresh": fresh,
+    return {"name": name, "commit": commit, "overrides": overrides, "targets": targets, "wall_s": round(wall, 1),
+            "fresh": fresh,
             "machine": machine(), "metrics": metrics, "curve": curve.to_dicts()}
+
+
+def _commit(repo: Path) -> str:
+    """The commit the run copies, marked `+changes` when the tree differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
+                           text=True).stdout.strip()
+    return head + ("+changes" if dirty else "")
 
 
 def machine() -> str:
