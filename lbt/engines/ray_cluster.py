@@ -20,6 +20,7 @@ from lbt.engines.config import RaySettings
 
 LBT_DIR = Path(__file__).resolve().parents[1]  # the driver's lbt package
 _PROBE_TIMEOUT_S = 5.0
+_LOCAL_STARTS = 3  # Ray gives its local processes 30 s to start, a fixed limit a busy machine can miss
 _INSTALL = "pip install -c requirements.lock -e '.[ray]'"
 _state: dict[str, Any] = {"address": None, "users": 0, "started": False}
 
@@ -57,10 +58,19 @@ def _init(ray, settings: RaySettings) -> None:
     common = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
     if settings.address == "local":
         path = os.pathsep.join(p for p in (str(LBT_DIR.parent), os.environ.get("PYTHONPATH", "")) if p)
-        ray.init(address="local", num_cpus=max(1, round(settings.workers * settings.cpus_per_worker)),
-                 num_gpus=int(settings.workers * settings.gpus_per_worker),
-                 runtime_env={"env_vars": {"PYTHONPATH": path}}, **common)
-        return
+        for attempt in range(1, _LOCAL_STARTS + 1):
+            try:
+                ray.init(address="local", num_cpus=max(1, round(settings.workers * settings.cpus_per_worker)),
+                         num_gpus=int(settings.workers * settings.gpus_per_worker),
+                         runtime_env={"env_vars": {"PYTHONPATH": path}}, **common)
+                return
+            except Exception as exc:  # Ray raises a bare Exception when its own processes start too slowly
+                if "timed out during startup" not in str(exc):
+                    raise
+                ray.shutdown()
+        raise RayError(f"The local Ray cluster did not start within Ray's 30 s, {_LOCAL_STARTS} times (an "
+                       "overloaded machine?): rerun the stage, or generate in-process (drop the models' ray: "
+                       "setting).")
     where = os.environ.get("RAY_ADDRESS") or settings.address
     try:
         _probe(where)  # ray.init retries an address that never answers for minutes
