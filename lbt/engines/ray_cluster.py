@@ -16,11 +16,13 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from lbt.engines.config import RaySettings
 
 LBT_DIR = Path(__file__).resolve().parents[1]  # the driver's lbt package
 _PROBE_TIMEOUT_S = 5.0
-_LOCAL_STARTS = 3  # Ray gives its local processes 30 s to start, a fixed limit a busy machine can miss
+_LOCAL_STARTS = 2  # Ray gives its local processes 30 s to start, a fixed limit a busy machine can miss
 _INSTALL = "pip install -c requirements.lock -e '.[ray]'"
 _state: dict[str, Any] = {"address": None, "users": 0, "started": False}
 
@@ -57,20 +59,8 @@ def connect(settings: RaySettings):
 def _init(ray, settings: RaySettings) -> None:
     common = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
     if settings.address == "local":
-        path = os.pathsep.join(p for p in (str(LBT_DIR.parent), os.environ.get("PYTHONPATH", "")) if p)
-        for attempt in range(1, _LOCAL_STARTS + 1):
-            try:
-                ray.init(address="local", num_cpus=max(1, round(settings.workers * settings.cpus_per_worker)),
-                         num_gpus=int(settings.workers * settings.gpus_per_worker),
-                         runtime_env={"env_vars": {"PYTHONPATH": path}}, **common)
-                return
-            except Exception as exc:  # Ray raises a bare Exception when its own processes start too slowly
-                if "timed out during startup" not in str(exc):
-                    raise
-                ray.shutdown()
-        raise RayError(f"The local Ray cluster did not start within Ray's 30 s, {_LOCAL_STARTS} times (an "
-                       "overloaded machine?): rerun the stage, or generate in-process (drop the models' ray: "
-                       "setting).")
+        _start_local(ray, settings, common)
+        return
     where = os.environ.get("RAY_ADDRESS") or settings.address
     try:
         _probe(where)  # ray.init retries an address that never answers for minutes
@@ -80,6 +70,26 @@ def _init(ray, settings: RaySettings) -> None:
         raise RayError(f"No Ray cluster answers at {where} ({reason}): start one with `ray start --head` there "
                        "(or join this machine to one), fix ray.address or RAY_ADDRESS, or set ray.address to "
                        "local.") from None
+
+
+def _start_local(ray, settings: RaySettings, common: dict) -> None:
+    """A local cluster of `workers x cpus_per_worker` CPUs; Ray's fixed 30 s start may be missed on a busy machine."""
+    path = os.pathsep.join(p for p in (str(LBT_DIR.parent), os.environ.get("PYTHONPATH", "")) if p)
+    for _ in range(_LOCAL_STARTS):
+        before = {child.pid for child in psutil.Process().children(recursive=True)}
+        try:
+            ray.init(address="local", num_cpus=max(1, round(settings.workers * settings.cpus_per_worker)),
+                     num_gpus=int(settings.workers * settings.gpus_per_worker),
+                     runtime_env={"env_vars": {"PYTHONPATH": path}}, **common)
+            return
+        except Exception as exc:  # Ray raises a bare Exception when its own processes start too slowly
+            if "timed out during startup" not in str(exc):
+                raise
+            ray.shutdown()
+            _kill_new_children(before)  # a failed start leaves its GCS, raylet and agents running
+    raise RayError(f"The local Ray cluster did not start within Ray's 30 s, {_LOCAL_STARTS} times (an "
+                   "overloaded machine?): rerun the stage, or generate in-process (drop the models' ray: "
+                   "setting).")
 
 
 def _probe(address: str) -> None:
@@ -92,6 +102,16 @@ def _probe(address: str) -> None:
     if not host or not port.isdigit():
         raise ValueError(f"not host:port: {address!r}")
     socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT_S).close()
+
+
+def _kill_new_children(before: set[int]) -> None:
+    """Kill this process's descendants that were not there before (what a failed local start left)."""
+    for child in psutil.Process().children(recursive=True):
+        if child.pid not in before:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
 
 
 def disconnect() -> None:
