@@ -87,16 +87,23 @@ class RayPoolBackend:
         self.remote_config = config.model_copy(update={"path": path, "ray": None, "prompt_prefix": None})
         self.block_size = self.settings.block_size or config.batch_size
         self.counts = {"resent": 0}  # samples sent again after their worker died (generated twice, at most)
-        self.ray = connect(self.settings)
+        self.ray, self.pool = None, None
         self._key = self.settings.model_dump_json()
-        try:
-            if self._key not in _pools:
-                _pools[self._key] = _Pool(self.ray, self.settings, self.name)
-        except BaseException:
-            disconnect()
-            raise
-        self.pool = _pools[self._key]
-        self.pool.users += 1
+
+    def start(self) -> "_Pool":
+        """Join the cluster and the pool now; else the first missing sample does (a stage whose samples are
+        all cached starts no Ray at all)."""
+        if self.pool is None:
+            self.ray = connect(self.settings)
+            try:
+                if self._key not in _pools:
+                    _pools[self._key] = _Pool(self.ray, self.settings, self.name)
+            except BaseException:
+                disconnect()
+                raise
+            self.pool = _pools[self._key]
+            self.pool.users += 1
+        return self.pool
 
     @property
     def identity(self) -> str:
@@ -107,6 +114,9 @@ class RayPoolBackend:
 
     def stream(self, samples: Sequence[Sample]) -> Iterator[tuple[list[int], list[Completion]]]:
         """(indices into `samples`, their completions) for every block, as each block lands."""
+        if not samples:
+            return
+        actors = self.start().actors
         size = self.block_size
         blocks = [list(range(s, min(s + size, len(samples)))) for s in range(0, len(samples), size)]
 
@@ -114,7 +124,7 @@ class RayPoolBackend:
             return actor.generate.remote(self.remote_config, self._identity, [samples[i] for i in block])
 
         try:
-            yield from dispatch(self.ray, self.pool.actors, blocks, call, self.name, self.settings.max_restarts,
+            yield from dispatch(self.ray, actors, blocks, call, self.name, self.settings.max_restarts,
                                 TASKS_PER_WORKER, self.counts)
         except self.ray.exceptions.RayTaskError as exc:
             if isinstance(exc.cause, WorkerError):

@@ -71,7 +71,7 @@ class RayVLLMBackend:
         self._identity = model_identity("vllm", self.config.path, config.dtype)
         self.block_size = self.settings.block_size or DEFAULT_BLOCK
         self.counts = {"resent": 0}
-        self.ray = connect(self.settings)
+        self.ray = None  # joined on the first missing sample: a fully cached stage starts no Ray
         self._processor = None
         self._tokenizer = None
 
@@ -80,6 +80,7 @@ class RayVLLMBackend:
         return self._identity
 
     def _build(self):
+        self.ray = self.ray or connect(self.settings)
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
         c = self.config

@@ -49,7 +49,8 @@ def test_an_unreachable_address_is_one_sentence_and_quick():
 def pool(tiny_student):
     """A Ray backend kept open for the module, so every engine below shares its cluster and actors."""
     backend = ray_pool.RayPoolBackend(_model(tiny_student))
-    ray.get([a.__ray_ready__.remote() for a in backend.pool.actors])
+    assert not ray.is_initialized()  # nothing starts before a sample is missing
+    ray.get([a.__ray_ready__.remote() for a in backend.start().actors])
     yield backend
     backend.close()
     assert not ray.is_initialized()  # the last user stopped the local cluster it started
@@ -65,13 +66,15 @@ def test_ray_gives_the_in_process_completions_sample_by_sample_through_one_cache
                                                                                 tmp_path):
     cache = tmp_path / "c.sqlite"
     with make_engine(_model(tiny_student), cache) as engine:
-        assert engine.backend.pool is pool.pool and len(pool.pool.actors) == 2  # actors shared, not started anew
         on_ray = engine.generate(_requests())
+        assert engine.backend.pool is pool.pool and len(pool.pool.actors) == 2  # actors shared, not started anew
         assert engine.stats.generated == 12 * 4 + 1
     assert on_ray == in_process
     assert len({c.text for row in on_ray for c in row}) > 5  # sampled text varies: a real comparison
     with make_engine(_model(tiny_student, None), cache) as engine:  # the in-process engine reads Ray's samples
         assert engine.generate(_requests()) == in_process and engine.stats.generated == 0
+    with make_engine(_model(tiny_student), cache) as engine:  # all cached: Ray is not even joined
+        assert engine.generate(_requests()) == in_process and engine.backend.pool is None
 
 
 def test_only_missing_samples_go_to_the_cluster(pool, in_process, tiny_student, tmp_path):
@@ -138,12 +141,12 @@ def test_a_model_folder_that_differs_on_a_worker_is_refused(pool, tiny_student, 
 
 def test_two_addresses_in_one_stage_are_one_sentence(pool, tiny_student):
     with pytest.raises(ray_cluster.RayError, match="give every model of the stage the same ray.address"):
-        ray_pool.RayPoolBackend(_model(tiny_student, RaySettings(address="auto")))
+        ray_pool.RayPoolBackend(_model(tiny_student, RaySettings(address="auto"))).start()
 
 
 def test_a_pool_the_cluster_cannot_place_is_one_sentence(pool, tiny_student):
     with pytest.raises(ray_cluster.RayError, match=r"8 Ray workers need 8 CPUs and the cluster has 0: lower ray.workers"):
-        ray_pool.RayPoolBackend(_model(tiny_student, RaySettings(workers=8)))
+        ray_pool.RayPoolBackend(_model(tiny_student, RaySettings(workers=8))).start()
 
 
 def test_vllm_rows_carry_each_samples_seed_and_blocks_stream_back(pool):
