@@ -36,6 +36,8 @@ from lbt.tasks.toy import ToyTask
 from lbt.teaching.exams import exam_pairs, run_exam
 from lbt.teaching.rationales import generate_rationales
 
+READY_TIMEOUT_S = 180  # an overloaded machine may never start many actors: stop instead of waiting
+
 
 def toy_models(folder: str | None, steps: int, out: Path) -> Path:
     if folder:
@@ -117,7 +119,7 @@ class StandInBackend:
     def __init__(self, ray, workers: int, ms: float, block: int) -> None:
         self.ray, self.block, self.identity = ray, block, f"stand-in:{ms}"
         self.actors = [ray.remote(num_cpus=0)(StandIn).remote(ms) for _ in range(workers)]
-        ray.get([a.__ray_ready__.remote() for a in self.actors])
+        ray.get([a.__ray_ready__.remote() for a in self.actors], timeout=READY_TIMEOUT_S)  # GetTimeoutError
         self.counts = {"resent": 0}
 
     def stream(self, samples):
@@ -145,7 +147,12 @@ def bench_large(ray, n: int, ms: float, block: int, worker_counts: list[int]) ->
     for workers in worker_counts:
         with tempfile.TemporaryDirectory() as tmp:
             cache = TimedCache(Path(tmp) / "c.sqlite")
-            engine = Engine(StandInBackend(ray, workers, ms, block), cache, "stand-in", chunk_size=block)
+            try:
+                backend = StandInBackend(ray, workers, ms, block)
+            except ray.exceptions.GetTimeoutError:
+                print(f"   {workers} workers: their actors did not start within {READY_TIMEOUT_S} s (machine too busy)")
+                break
+            engine = Engine(backend, cache, "stand-in", chunk_size=block)
             start = time.perf_counter()
             engine.generate(requests)
             seconds = time.perf_counter() - start
