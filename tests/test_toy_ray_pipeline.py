@@ -65,11 +65,15 @@ def test_toy_ray_reruns_the_generating_stages_on_ray(runs):
 def test_toy_ray_gives_the_same_metrics_and_tables(runs):
     in_process, on_ray, _ = runs
     assert set(on_ray) == set(in_process) and len(in_process) >= 10
+    differ = []
     for name, expected in in_process.items():
         got = on_ray[name]
         if isinstance(expected, pl.DataFrame):
-            assert got.equals(expected), name
-        else:
-            assert got == expected, name
+            if not got.equals(expected):
+                differ.append(f"{name}: {got.height} rows on Ray, {expected.height} in-process")
+        elif got != expected:
+            keys = sorted(k for k in expected if got.get(k) != expected[k])
+            differ.append(f"{name}: " + "; ".join(f"{k}: {got.get(k)} on Ray, {expected[k]} in-process" for k in keys))
+    assert differ == []
     exams = in_process["reports/metrics/exams_eval_teacher__alice.json"]
     assert exams["generations"]["generated"] > 0 and exams["generations"]["from_cache"] == 0
