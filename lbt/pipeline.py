@@ -57,6 +57,7 @@ TOY_TRAINING = {
 # Tasks whose answers are programs: V-scores, S-scores, self-debugging, the `select_code` stage.
 CODE_TASKS = ("code", "toy_code")
 BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
+RAY_MODULES = {"hf": "lbt.engines.ray_pool", "vllm": "lbt.engines.ray_vllm"}  # a model with `ray:` set
 # Modules whose imports inside functions pick one of several implementations by params: the
 # graph follows only the implementation a stage uses (its task, its models' backends).
 DISPATCH = {"lbt.tasks.registry", "lbt.engines.registry"}
@@ -382,6 +383,7 @@ def stage_modules(stage: Stage, task: str) -> set[str]:
         found |= closure({TASK_MODULES[task]})
     if "lbt.engines.registry" in found:
         found |= closure({BACKEND_MODULES[m.get("backend", "hf")] for m in stage.models})
+        found |= closure({RAY_MODULES[m.get("backend", "hf")] for m in stage.models if m.get("ray") is not None})
     return found
 
 

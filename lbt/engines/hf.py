@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from lbt.engines.base import Completion, Sample
 from lbt.engines.config import HFModel
-from lbt.engines.fingerprint import folder_fingerprint
+from lbt.engines.fingerprint import model_identity
 from lbt.engines.prefix import Group, pack, prefix_groups, single_rows
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -32,7 +32,7 @@ class HFBackend:
         self.config = config
         if config.threads is not None:
             torch.set_num_threads(config.threads)  # process-wide: the last model loaded sets it
-        self._identity = f"hf:{folder_fingerprint(config.path)}:{config.dtype}"
+        self._identity = model_identity("hf", config.path, config.dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(config.path, local_files_only=True)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:

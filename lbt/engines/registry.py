@@ -15,6 +15,14 @@ BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai":
 
 def make_backend(config: ModelConfig):
     """The backend for one model entry; heavy libraries are imported only when used."""
+    if isinstance(config, HFModel) and config.ray is not None:
+        from lbt.engines.ray_pool import RayPoolBackend
+
+        return RayPoolBackend(config)
+    if isinstance(config, VLLMModel) and config.ray is not None:
+        from lbt.engines.ray_vllm import RayVLLMBackend
+
+        return RayVLLMBackend(config)
     if isinstance(config, HFModel):
         from lbt.engines.hf import HFBackend
 
