@@ -112,7 +112,7 @@ def test_repro_runs_every_stage_and_writes_results(project):
     assert "M1-MAX" in html and html.count("<img") >= 3  # selection, accuracy vs N, LbT-score histogram
     assert (project / "reports" / "figures" / "accuracy_vs_n.png").stat().st_size > 1000
     m3 = metrics(project, "m3")
-    assert set(m3["heldout"]) == {"teacher", "alice", "alice+bob"} and m3["heldout_items"] == 10
+    assert set(m3["heldout"]) == {"teacher", "alice", "bob", "alice+bob"} and m3["heldout_items"] == 10
     assert "Table 5" in html and (project / "reports" / "figures" / "m3_heldout.png").stat().st_size > 1000
 
 
