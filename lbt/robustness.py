@@ -48,18 +48,23 @@ def copy_project(src: Path, dest: Path) -> None:
             shutil.copy2(src / rel, dest / rel)
 
 
+def set_dotted(tree: dict, dotted: str, value) -> None:
+    """Set `a.b.c` in a nested params tree."""
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        tree = tree[key]
+    tree[leaf] = value
+
+
 def set_params(params_file: Path, overrides: dict) -> None:
     tree = yaml.safe_load(params_file.read_text())
     for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        node = tree
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
+        set_dotted(tree, dotted, value)
     params_file.write_text(yaml.safe_dump(tree, sort_keys=False))
 
 
-def _env() -> dict:
+def run_env() -> dict:
+    """The environment of a `dvc repro` in a project copy: no analytics, a git identity, this venv first."""
     env = dict(os.environ, DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="lbt", GIT_AUTHOR_EMAIL="lbt@localhost",
                GIT_COMMITTER_NAME="lbt", GIT_COMMITTER_EMAIL="lbt@localhost")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
@@ -81,9 +86,9 @@ def run_seed(name: str, overrides: dict, targets: list[str], workdir: Path, repo
     set_params(dest / "params.yaml", overrides)
     init = [["git", "init", "-q", "-b", "main"]] if fresh else []
     for cmd in (*init, ["git", "add", "-A"], ["git", "commit", "-qm", name, "--allow-empty"]):
-        subprocess.run(cmd, cwd=dest, env=_env(), check=True, capture_output=True)
+        subprocess.run(cmd, cwd=dest, env=run_env(), check=True, capture_output=True)
     start = time.perf_counter()
-    proc = subprocess.run(["dvc", "repro", *targets], cwd=dest, env=_env(), capture_output=True, text=True)
+    proc = subprocess.run(["dvc", "repro", *targets], cwd=dest, env=run_env(), capture_output=True, text=True)
     wall = time.perf_counter() - start
     (dest / "repro.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
