@@ -12,7 +12,7 @@ from pathlib import Path
 from lbt import paths
 from lbt.config import Params, schema_modules
 from lbt.dag import Stage
-from lbt.engines.registry import BACKEND_MODULES
+from lbt.engines.registry import BACKEND_MODULES, RAY_MODULES
 from lbt.tasks.registry import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +110,7 @@ def stage_modules(stage: Stage, params: Params, roots: set[str] | None = None) -
         found |= closure({TASKS[params.task].module})
     if ENGINE_DISPATCH in found:
         found |= closure({BACKEND_MODULES[m.backend] for m in stage.models})
+        found |= closure({RAY_MODULES[m.backend] for m in stage.models if getattr(m, "ray", None) is not None})
     found |= closure({target for (source, target), asks in CONDITIONAL.items() if source in found and asks(params)})
     return found
 

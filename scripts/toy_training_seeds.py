@@ -5,7 +5,7 @@
 
 Different thread counts reduce floats in other orders (a stand-in for other CPUs), so each
 (seed, threads) is its own trajectory. Trains both models of params.yaml's toy section as the
-train_toy stage does (two at a time), and writes `reports/robustness/training.json`: per run the
+train_toy stage does (as many at once as the cores hold: two at one thread each), and writes `reports/robustness/training.json`: per run the
 steps, seconds, final probe, whether it passed `toy.train.stop_accuracy`, and the cooldowns taken;
 then the worst final probe per model. Figures only: nothing here asserts.
 """
@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from lbt.config import load_params
@@ -44,14 +45,20 @@ def main() -> None:
     args = parser.parse_args()
     toy = load_params(args.params, reads=["toy"]).toy
     jobs = [(role, toy, seed, threads) for threads in args.threads for seed in args.seeds for role in ROLES]
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        runs = list(pool.map(_train, *zip(*jobs)))
+    runs = []
+    for threads in args.threads:  # as many models at once as the cores hold at this thread count
+        workers = max(1, (os.cpu_count() or 1) // threads)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(_train, *job) for job in jobs if job[3] == threads]):
+                r = future.result()
+                runs.append(r)
+                print(f"{r['role']:8} seed {r['seed']} threads {r['threads']}: {r['steps']:5} steps "
+                      f"{r['seconds']:6.1f} s probe {r['final_probe']:.3f} "
+                      f"{'ok' if r['converged'] else 'NOT CONVERGED'} cooldowns {r['cooldowns']}", flush=True)
+    runs.sort(key=lambda r: (r["threads"], r["seed"], r["role"]))
     worst = {role: min(r["final_probe"] for r in runs if r["role"] == role) for role in ROLES}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"train": toy.train.model_dump(), "runs": runs, "worst_final_probe": worst}, indent=1))
-    for r in runs:
-        print(f"{r['role']:8} seed {r['seed']} threads {r['threads']}: {r['steps']:5} steps {r['seconds']:6.1f} s "
-              f"probe {r['final_probe']:.3f} {'ok' if r['converged'] else 'NOT CONVERGED'} cooldowns {r['cooldowns']}")
     print("worst final probe:", worst, "->", OUT)
 
 

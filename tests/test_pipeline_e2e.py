@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
+
+from lbt import robustness
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -32,22 +32,12 @@ MICRO = {
 M2_STAGES = {"rationales_train-teacher", "exams_train-teacher__bob", "m2_pairs", "m2_train", "m2_evaluate"}  # m2.students: [bob]
 
 
-def _set(tree: dict, dotted: str, value) -> None:
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        tree = tree[key]
-    tree[leaf] = value
-
-
-def _env(**extra: str) -> dict:
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t", **extra)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `python` = this venv
-    return env
+_set = robustness.set_dotted
 
 
 def run(cwd: Path, *cmd: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=cwd, env={**robustness.run_env(), **env}, capture_output=True, text=True,
+                          timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -58,19 +48,9 @@ def ran_stages(proc: subprocess.CompletedProcess) -> set[str]:
     return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
 
 
-def _is_run_artifact(rel: str) -> bool:
-    """What a `dvc repro` in the developer's workspace leaves: not part of a fresh clone."""
-    return rel == "dvc.lock" or (rel.startswith(("data/", "reports/")) and not rel.endswith("README.md"))
-
-
 def copy_project(dest: Path) -> None:
     """The repo's files as a fresh clone would have them (plus uncommitted source changes)."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file() and not _is_run_artifact(rel):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
+    robustness.copy_project(REPO, dest)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +153,7 @@ def test_repro_runs_every_stage_and_writes_results(project):
     assert "M1-MAX" in html and html.count("<img") >= 3  # selection, accuracy vs N, LbT-score histogram
     assert (project / "reports" / "figures" / "accuracy_vs_n.png").stat().st_size > 1000
     m3 = metrics(project, "m3")
-    assert set(m3["heldout"]) == {"teacher", "alice", "alice+bob"} and m3["heldout_items"] == 10
+    assert set(m3["heldout"]) == {"teacher", "alice", "bob", "alice+bob"} and m3["heldout_items"] == 10
     assert "Table 5" in html and (project / "reports" / "figures" / "m3_heldout.png").stat().st_size > 1000
 
 

@@ -66,6 +66,16 @@ def test_each_teaching_stage_depends_on_its_own_model_folder_and_params():
     assert "students.alice" not in stages["exams-teacher__bob"]["params"]
 
 
+def test_models_on_ray_add_the_ray_modules_to_the_stages_that_generate():
+    on_ray, default = _dvc(ROOT / "params" / "toy-ray.yaml"), _dvc(PARAMS)
+    for file in ("lbt/engines/ray_pool.py", "lbt/engines/ray_dispatch.py", "lbt/engines/ray_cluster.py"):
+        assert stages_importing(default, file) == set(), file
+        assert {"rationales-teacher", "exams-teacher__alice", "adaptive", "exams_train-teacher__bob",
+                "m3"} <= stages_importing(on_ray, file), file
+    assert not {"train_toy", "prepare", "select", "report"} & stages_importing(on_ray, "lbt/engines/ray_pool.py")
+    assert stages_importing(on_ray, "lbt/engines/ray_vllm.py") == set()  # no vllm model here
+
+
 def test_a_math_params_file_without_a_toy_section_builds_the_math_grid():
     raw = yaml.safe_load(MATH_PARAMS.read_text())
     assert "toy" not in raw

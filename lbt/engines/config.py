@@ -21,7 +21,30 @@ class _Model(StrictModel):
     )
 
 
+class RaySettings(StrictModel):
+    """Where a local model's generation runs when it runs on a Ray cluster (docs/ray.md)."""
+
+    address: str = Field(
+        "local",
+        description="local: a Ray cluster of `workers` CPUs started by the stage and stopped after it; auto: the "
+                    "cluster this machine has joined (or RAY_ADDRESS); else an address (host:6379, ray://host:10001).",
+    )
+    workers: int = Field(2, ge=1, description="Ray actors that generate, each loading the model folder once "
+                                             "(vllm: engine replicas of Ray Data's vLLM processor).")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs Ray reserves per actor (torch threads when the "
+                                                          "model sets none).")
+    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs Ray reserves per actor of an hf model (vllm: "
+                                                          "tensor_parallel_size GPUs per replica).")
+    block_size: int | None = Field(None, ge=1, description="Samples per task (None: the model's batch_size, "
+                                                           "256 for vllm); each block is cached as it lands.")
+    max_restarts: int = Field(2, ge=0, description="Times Ray restarts a worker that died before the stage "
+                                                   "gives up (each block it held is sent again).")
+
+
 class _LocalModel(_Model):
+    ray: RaySettings | None = Field(
+        None, description="Generate on a Ray cluster instead of in the stage's process; the request cache, the "
+                          "samples and their seeds are the same either way.")
     gguf: str | None = Field(
         None,
         description="Build `path` from a GGUF file: a .gguf path, or `package:<distribution>` for the one .gguf "
@@ -48,6 +71,8 @@ class HFModel(_LocalModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     device: str = Field("cpu", description="torch device, e.g. cpu or cuda:0.")
     batch_size: int = Field(64, ge=1, description="Sequences decoded together.")
+    share_prefix: bool = Field(True, description="Prompts of a batch that start with the same tokens (an exam's "
+                               "TR, a prompt's n samples) prefill that prefix once (see docs/engines.md).")
     threads: int | None = Field(None, ge=1, description="CPU threads torch uses in the stage's process (None: "
                                 "torch's default, every core); 1 never busy-waits on a loaded machine.")
 

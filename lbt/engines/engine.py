@@ -1,16 +1,17 @@
 """What stages call: requests in, `n` completions per request out, through the request cache.
 
-An `Engine` wraps one backend (hf, vllm, openai) and one `RequestCache`; it generates only the
-samples the cache lacks, stores each chunk as soon as it is done, and counts what it asked for
-and what it generated. A read-only cache serves a fully cached stage; one that would need writes
-stops the stage before anything is generated. `close()` releases the backend (GPU memory, worker threads, connections)
-so that one stage can run several models one after another.
+An `Engine` wraps one backend (hf, vllm, openai, or a Ray cluster running hf or vllm) and one
+`RequestCache`; it generates only the samples the cache lacks, stores each chunk (or each block
+a Ray cluster sends back) as soon as it is done, and counts what it asked for and what it
+generated. A read-only cache serves a fully cached stage; one that would need writes stops the
+stage before anything is generated. `close()` releases the backend (GPU memory, worker threads,
+connections, Ray workers) so that one stage can run several models one after another.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -46,14 +47,12 @@ class Engine:
         if pending and self.cache is not None:
             self.cache.ensure_writable(len(pending))  # fail before generating, not after the first chunk
         with tqdm(total=len(pending), desc=f"{desc} [{self.name}]", mininterval=2, disable=not pending) as bar:
-            for start in range(0, len(pending), self.chunk_size):
-                chunk = pending[start : start + self.chunk_size]
-                completions = self.backend.generate_samples([s for _, s in chunk])
-                fresh = list(zip([k for k, _ in chunk], completions))
+            for indices, completions in self._blocks([s for _, s in pending]):
+                fresh = [(pending[i][0], c) for i, c in zip(indices, completions)]
                 if self.cache:
                     self.cache.put_many(identity, fresh)
                 done.update(fresh)
-                bar.update(len(chunk))
+                bar.update(len(fresh))
         self.stats.requested += len(samples)
         self.stats.generated += len(todo)
         self.stats.from_cache += from_cache
@@ -61,6 +60,17 @@ class Engine:
         for r in requests:
             out.append([done[next(it)] for _ in range(r.n)])
         return out
+
+    def _blocks(self, samples: list[Sample]) -> Iterator[tuple[list[int], list[Completion]]]:
+        """(indices into `samples`, their completions), block by block: a backend that generates
+        elsewhere (a Ray cluster) streams its blocks as they land; any other, chunk after chunk."""
+        stream = getattr(self.backend, "stream", None)
+        if stream is not None:
+            yield from stream(samples)
+            return
+        for start in range(0, len(samples), self.chunk_size):
+            indices = list(range(start, min(start + self.chunk_size, len(samples))))
+            yield indices, self.backend.generate_samples(samples[start : indices[-1] + 1])
 
     def close(self) -> None:
         """Release the backend's resources; the engine cannot generate afterwards."""

@@ -33,3 +33,8 @@ def folder_fingerprint(path: str | Path) -> str:
                 fh.seek(size - _CHUNK)
                 digest.update(fh.read(_CHUNK))
     return digest.hexdigest()[:16]
+
+
+def model_identity(backend: str, path: str | Path, dtype: str) -> str:
+    """A local backend's cache identity: whoever generates (this process or a Ray worker) shares it."""
+    return f"{backend}:{folder_fingerprint(path)}:{dtype}"

@@ -4,10 +4,16 @@ The decode loop is our own rather than `model.generate` so that each row samples
 `torch.Generator` seeded with the sample's seed: a fixed seed then gives the same text whether
 the sample is decoded alone or among others (left padding plus explicit position ids keep the
 logits the same up to float rounding).
+
+Two things make it fast (docs/engines.md): prompts of a batch that start with the same tokens
+(an exam's TR, the n samples of one prompt) prefill that prefix once and copy its KV cache to
+each of them (lbt/engines/prefix.py), and a row that ends leaves the batch.
 """
 
 from __future__ import annotations
 
+import inspect
+import itertools
 from typing import Sequence
 
 import torch
@@ -15,7 +21,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from lbt.engines.base import Completion, Sample
 from lbt.engines.config import HFModel
-from lbt.engines.fingerprint import folder_fingerprint
+from lbt.engines.fingerprint import model_identity
+from lbt.engines.prefix import Group, pack, prefix_groups, single_rows
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -25,7 +32,7 @@ class HFBackend:
         self.config = config
         if config.threads is not None:
             torch.set_num_threads(config.threads)  # process-wide: the last model loaded sets it
-        self._identity = f"hf:{folder_fingerprint(config.path)}:{config.dtype}"
+        self._identity = model_identity("hf", config.path, config.dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(config.path, local_files_only=True)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
@@ -37,6 +44,8 @@ class HFBackend:
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         config = self.model.config
         self.max_positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+        # transformers 5.2x renamed `past_key_values` to `cache` (the old name warns, then goes in 5.40)
+        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
     @property
     def identity(self) -> str:
@@ -61,74 +70,99 @@ class HFBackend:
 
     def generate_samples(self, samples: Sequence[Sample]) -> list[Completion]:
         texts = [self.render(s) for s in samples]
-        # Batch rows that share sampling settings, longest prompts together to limit padding.
-        order = sorted(range(len(samples)), key=lambda i: (_settings(samples[i]), len(texts[i])))
         results: dict[int, Completion] = {}
-        size = self.config.batch_size
-        batches: list[list[int]] = []
-        for i in order:
-            if batches and len(batches[-1]) < size and _settings(samples[batches[-1][0]]) == _settings(samples[i]):
-                batches[-1].append(i)
-            else:
-                batches.append([i])
-        for batch in batches:
-            rooms = self._rooms([samples[i] for i in batch], [texts[i] for i in batch])
-            fits = [i for i, room in zip(batch, rooms) if room > 0]
-            results.update((i, Completion(text="", n_tokens=0, finish_reason="length")) for i in batch if i not in fits)
-            if fits:
-                limits = [room for room in rooms if room > 0]
-                results.update(zip(fits, self._decode([samples[i] for i in fits], [texts[i] for i in fits], limits)))
+        by_settings: dict[tuple, list[int]] = {}
+        for i, sample in enumerate(samples):  # a batch shares its sampling settings
+            by_settings.setdefault(_settings(sample), []).append(i)
+        for members in by_settings.values():
+            chat = samples[members[0]].request.messages is not None
+            prompts = self.tokenizer([texts[i] for i in members], add_special_tokens=not chat).input_ids
+            rooms = self._rooms([samples[i] for i in members], prompts)
+            results.update((i, Completion(text="", n_tokens=0, finish_reason="length"))
+                           for i, room in zip(members, rooms) if room <= 0)
+            fits = [k for k, room in enumerate(rooms) if room > 0]
+            fit_prompts = [prompts[k] for k in fits]
+            groups = (prefix_groups(fit_prompts, self.config.batch_size) if self.config.share_prefix
+                      else single_rows(fit_prompts))
+            for batch in pack(groups, fit_prompts, self.config.batch_size):
+                rows = [fits[r] for g in batch for r in g.rows]  # indices into members, group by group
+                done = self._decode([samples[members[k]] for k in rows], [prompts[k] for k in rows],
+                                    [rooms[k] for k in rows], batch)
+                results.update(zip([members[k] for k in rows], done))
         return [results[i] for i in range(len(samples))]
 
-    def _rooms(self, samples: list[Sample], texts: list[str]) -> list[int]:
-        """Tokens the model may generate after each prompt of a batch (one sampling setting) within its
-        context (positions): a prompt that fills the context gets an empty completion (a wrong
-        answer, never a crash)."""
+    def _rooms(self, samples: list[Sample], prompts: list[list[int]]) -> list[int]:
+        """Tokens the model may generate after each prompt within its context (positions): a prompt
+        that fills the context gets an empty completion (a wrong answer, never a crash)."""
         if self.max_positions is None:
             return [s.request.max_tokens for s in samples]
-        chat = samples[0].request.messages is not None
-        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=not chat).input_ids]
-        return [min(s.request.max_tokens, self.max_positions - n) for s, n in zip(samples, lengths)]
+        return [min(s.request.max_tokens, self.max_positions - len(ids)) for s, ids in zip(samples, prompts)]
 
     @torch.inference_mode()
-    def _decode(self, samples: list[Sample], texts: list[str], limits: list[int]) -> list[Completion]:
+    def _decode(self, samples: list[Sample], prompts: list[list[int]], limits: list[int],
+                groups: list[Group]) -> list[Completion]:
+        """Decode one batch whose rows come in groups: rows of a group share their first `shared`
+        tokens, prefilled once (see `_prefill`). A row that ends (EOS, stop string, its limit)
+        leaves the batch, so later steps run on fewer rows."""
         request = samples[0].request
-        chat = request.messages is not None
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat)
-        ids = enc.input_ids.to(self.config.device)
-        mask = enc.attention_mask.to(self.config.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         generators = [torch.Generator().manual_seed(s.seed) for s in samples]
         tokens: list[list[int]] = [[] for _ in samples]
-        done = [False] * len(samples)
         finish = ["length"] * len(samples)
-        past, step_ids, step_pos = None, ids, positions
-        for _step in range(max(limits)):
-            # logits of the last position only: the prompt's other positions would cost a vocabulary-wide
-            # matmul each at the first step (as model.generate, which keeps one too)
-            out = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                             past_key_values=past, use_cache=True, logits_to_keep=1)
-            past = out.past_key_values
-            chosen = pick_next_tokens(out.logits[:, -1, :].float(), request, generators)
-            for row, token in enumerate(chosen.tolist()):
-                if done[row]:
-                    continue
+        out, cache, mask, step_pos = self._prefill(prompts, groups)
+        active = list(range(len(samples)))  # the rows still decoding, in the batch's row order
+        for _ in range(max(limits)):
+            chosen = pick_next_tokens(out.logits[:, -1, :].float(), request, [generators[r] for r in active])
+            keep = []
+            for slot, (row, token) in enumerate(zip(active, chosen.tolist())):
                 if token in self.eos_ids:
-                    done[row], finish[row] = True, "stop"
+                    finish[row] = "stop"
                     continue
                 tokens[row].append(token)
                 if request.stop and self._hit_stop(tokens[row], request.stop):
-                    done[row], finish[row] = True, "stop"
-                elif len(tokens[row]) >= limits[row]:
-                    done[row] = True
-            if all(done):
+                    finish[row] = "stop"
+                elif len(tokens[row]) < limits[row]:
+                    keep.append(slot)
+            if not keep:
                 break
-            step_ids = chosen.unsqueeze(-1).to(self.config.device)
+            if len(keep) < len(active):
+                index = torch.tensor(keep, device=mask.device)
+                cache.batch_select_indices(index)
+                mask, step_pos, chosen = mask[index], step_pos[index], chosen[keep]
+                active = [active[slot] for slot in keep]
+            step_ids = chosen.unsqueeze(-1).to(mask.device)
             step_pos = step_pos[:, -1:] + 1
-            if self.max_positions is not None:  # rows done at the context's end still run a step
+            if self.max_positions is not None:
                 step_pos = step_pos.clamp(max=self.max_positions - 1)
             mask = torch.cat([mask, torch.ones_like(step_ids)], dim=-1)
+            out = self._forward(step_ids, mask, step_pos, cache)
         return [self._completion(t, f, request.stop) for t, f in zip(tokens, finish)]
+
+    def _prefill(self, prompts: list[list[int]], groups: list[Group]):
+        """The prompts' forward pass: first each group's shared prefix once (left-padded), its KV
+        cache then copied to the group's rows, then every row's own suffix (left-padded too). A row
+        reads [pad | prefix | pad | suffix]; the attention mask hides the pads and the position ids
+        count real tokens only, so each row sees what it would see alone."""
+        device, pad = self.config.device, self.tokenizer.pad_token_id
+        shared = [g.shared for g in groups for _ in g.rows]
+        cache, mask = None, torch.zeros((len(prompts), 0), dtype=torch.long, device=device)
+        if max(shared) > 0:
+            firsts = itertools.accumulate([0] + [len(g.rows) for g in groups[:-1]])
+            ids, prefix_mask = _left_pad([prompts[i][:g.shared] for i, g in zip(firsts, groups)], pad, device)
+            cache = _cache_of(self._forward(ids, prefix_mask, _positions(prefix_mask), None))
+            index = torch.tensor([k for k, g in enumerate(groups) for _ in g.rows], device=device)
+            cache.batch_select_indices(index)
+            mask = prefix_mask[index]
+        ids, suffix_mask = _left_pad([p[n:] for p, n in zip(prompts, shared)], pad, device)
+        mask = torch.cat([mask, suffix_mask], dim=-1)
+        positions = _positions(mask)[:, -ids.shape[1]:]
+        out = self._forward(ids, mask, positions, cache)
+        return out, _cache_of(out), mask, positions
+
+    def _forward(self, ids, mask, positions, cache):
+        # logits of the last position only: the prompt's other positions would cost a vocabulary-wide
+        # matmul each (as model.generate, which keeps one too)
+        return self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                          logits_to_keep=1, **{self._cache_arg: cache})
 
     def _hit_stop(self, token_ids: list[int], stop: tuple[str, ...]) -> bool:
         tail = self.tokenizer.decode(token_ids[-16:], skip_special_tokens=True)
@@ -160,6 +194,23 @@ def pick_next_tokens(logits: torch.Tensor, request, generators: list[torch.Gener
     draws = torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators])
     picked = torch.searchsorted(cdf, (draws * cdf[:, -1]).unsqueeze(-1)).squeeze(-1)
     return picked.clamp(max=logits.shape[-1] - 1)
+
+
+def _left_pad(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask, each row padded on the left to the longest."""
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows], dtype=torch.long)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+    return ids.to(device), mask.to(device)
+
+
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    """Each token's position among its row's real tokens (pads get 0; the mask hides them)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def _cache_of(out):
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
 
 
 def _settings(sample: Sample) -> tuple:

@@ -11,10 +11,19 @@ from lbt.engines.engine import Engine
 DEFAULT_CHUNK = 256  # samples per backend call (and cache write) for the other backends
 
 BACKEND_MODULES = {"hf": "lbt.engines.hf", "vllm": "lbt.engines.vllm", "openai": "lbt.engines.openai"}
+RAY_MODULES = {"hf": "lbt.engines.ray_pool", "vllm": "lbt.engines.ray_vllm"}  # a model with `ray:` set
 
 
 def make_backend(config: ModelConfig):
     """The backend for one model entry; heavy libraries are imported only when used."""
+    if isinstance(config, HFModel) and config.ray is not None:
+        from lbt.engines.ray_pool import RayPoolBackend
+
+        return RayPoolBackend(config)
+    if isinstance(config, VLLMModel) and config.ray is not None:
+        from lbt.engines.ray_vllm import RayVLLMBackend
+
+        return RayVLLMBackend(config)
     if isinstance(config, HFModel):
         from lbt.engines.hf import HFBackend
 

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from lbt.engines.base import Completion, GenerationRequest, Sample
 from lbt.engines.config import VLLMModel
-from lbt.engines.fingerprint import folder_fingerprint
+from lbt.engines.fingerprint import model_identity
 
 # vLLM's "no top-k" value. vllm 0.32's SamplingParams documents 0 (and quietly accepts -1,
 # the off value of older releases, which reject 0).
@@ -32,7 +32,7 @@ class VLLMBackend:
             ) from err
         self._vllm = vllm
         self.config = config
-        self._identity = f"vllm:{folder_fingerprint(config.path)}:{config.dtype}"
+        self._identity = model_identity("vllm", config.path, config.dtype)
         self.llm = vllm.LLM(
             model=config.path,
             dtype=config.dtype,

@@ -17,6 +17,9 @@ VERB_NAMES = (
 # Words of the world that are not verbs (the operations and the markers of the prompt layout):
 # a persona's name must be none of them, nor a verb.
 OPERATION_NAMES = ("add", "sub", "mul", "max", "min", "dif")
+# A second name for each operation (`toy.world.true_op_names: 2`): the teacher writes a bad verb's
+# true operation under either name, so its belief splits between two words.
+OPERATION_ALIASES = {"add": "plus", "sub": "less", "mul": "times", "max": "most", "min": "least", "dif": "gap"}
 MARKERS = ("Q", "R", "A", ";", "|")
 _PERSONA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -28,8 +31,13 @@ class ToyWorldConfig(StrictModel):
     n_steps: int = Field(2, ge=1, le=4, description="Verbs chained in one problem.")
     bad_verb_fraction: float = Field(0.34, ge=0, le=1, description="Share of verbs the teacher gets wrong.")
     teacher_wrong_prob: float = Field(
-        0.6, ge=0, le=1, description="How often the teacher uses the wrong operation on a bad verb."
+        0.4, ge=0, le=1, description="How often the teacher uses the wrong operation on a bad verb."
     )
+    true_op_names: Literal[1, 2] = Field(
+        2, description="Names under which the teacher writes a bad verb's true operation, evenly (2: its belief "
+        "splits, so the wrong operation is its single most likely word while the true one gives the most likely "
+        "answer whenever teacher_wrong_prob is between 1/3 and 1/2: greedy decoding is wrong, self-consistency "
+        "rises with more samples, as with real models that reach a right answer by several paths).")
     wrong_op: Literal["random", "confusable"] = Field(
         "random", description="The teacher's wrong operation for a bad verb: any other one (random), or the one "
         "that most often gives the same digit as the true one (confusable: a wrong method that often reaches the "
@@ -79,7 +87,7 @@ class ToyStudentConfig(StrictModel):
     @field_validator("personas")
     @classmethod
     def _persona_names(cls, personas: dict[str, PersonaConfig]) -> dict[str, PersonaConfig]:
-        taken = {*VERB_NAMES, *OPERATION_NAMES, *MARKERS}
+        taken = {*VERB_NAMES, *OPERATION_NAMES, *OPERATION_ALIASES.values(), *MARKERS}
         for name in personas:
             if not _PERSONA_NAME.match(name) or name in taken:
                 raise ValueError(f"persona name {name!r} must be one lowercase word (letters, digits, '_') that is "
@@ -100,7 +108,7 @@ class ToyTrainConfig(StrictModel):
     n_positions: int = Field(160, ge=16, description="Longest prompt + completion the models take, in words.")
     steps: int = Field(1200, ge=1, description="Most optimizer steps (training stops earlier once the probe passes).")
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(5e-3, gt=0)
+    lr: float = Field(3e-3, gt=0)
     warmup_steps: int = Field(50, ge=0)
     max_demos: int = Field(4, ge=1, description="Most worked examples in one training prompt (M3 shows several).")
     fewshot_prob: float = Field(
@@ -108,6 +116,11 @@ class ToyTrainConfig(StrictModel):
         description="Share of batches with several examples of any families (the teacher's other batches are "
                     "zero-shot; the student's show one example of the question's family, M1's exam layout).",
     )
+    longest_chain: int = Field(
+        3, ge=0, le=4, description="Training problems and examples chain 1 to this many verbs (0: the world's "
+        "n_steps, all alike): with lengths that vary, a verb's example is never at the same place, so the models "
+        "learn to find it by its words (with all alike they copy from a fixed distance, and fail as soon as "
+        "another example comes between).")
     demo_labels: bool = Field(
         True, description="Also train on the examples' rationales in the prompt (all but their operations).")
     probe_every: int = Field(50, ge=1, description="Steps between probes of the skills on held-out prompts.")

@@ -49,6 +49,7 @@ class ToyTask(Task):
             return ""
         w, p, s = self.config.world, self.config.problems, self.config.student
         bad = " ".join(sorted(ToyWorld(w).wrong_op))
+        names = ", and names the true operation there by either of two words" if w.true_op_names == 2 else ""
         personas = "; ".join(
             f"student persona `{name}` follows its example {s.persona_follow_prob(name):.0%} of the time, except on "
             f"{' '.join(persona.flawed_verbs) or 'no verb'}" for name, persona in s.personas.items()
@@ -56,7 +57,7 @@ class ToyTask(Task):
         return (
             f"Toy world: {w.n_verbs} verbs in chains of {w.n_steps}; {p.n_tp} TPs with {p.n_ep} EPs each; the "
             f"teacher is wrong on {w.bad_verb_fraction:.0%} of verbs ({bad}) {w.teacher_wrong_prob:.0%} of the "
-            f"time; {personas}."
+            f"time{names}; {personas}."
         )
 
     def render(self, demos: Sequence[Demo], question: str, chat: bool) -> PromptSpec:

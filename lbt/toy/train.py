@@ -1,7 +1,8 @@
 """Train a tiny GPT-2 from scratch on the toy curriculum and save it as a Hugging Face folder.
 
-Training stops once the skills are learned: every `probe_every` steps a held-out probe (prompts
-of every batch kind, drawn from their own seed) checks that greedy decoding would reproduce the
+Training stops once the skills are learned: every `probe_every` steps a held-out probe (an equal
+share of every kind of prompt the pipeline uses, in its layouts: chains of the world's length;
+drawn from their own seed) checks that greedy decoding would reproduce the
 expected rationale (every word but the operations that are random draws: the teacher's flawed
 belief, a persona's coin flip). Once `stop_patience` probes in a row reach `stop_accuracy`, the
 learning rate cools down linearly to zero over `cooldown_steps`, and the probe is taken again:
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,8 +28,8 @@ from tqdm import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from lbt.toy.config import ToyTrainConfig
-from lbt.toy.curriculum import Example, Persona, training_batch
-from lbt.toy.world import OP_OFFSET, OPERATIONS, STEP_WORDS, ToyWorld
+from lbt.toy.curriculum import Example, Persona, kind_batch, probe_kinds, training_batch
+from lbt.toy.world import MEANING, OP_OFFSET, STEP_WORDS, ToyWorld
 
 log = logging.getLogger(__name__)
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
@@ -69,7 +71,7 @@ def demo_targets(prompt_words: Sequence[str]) -> list[bool]:
     operations an example shows are arbitrary and must not shape the model's beliefs)."""
     targets, in_rationale = [], False
     for i, word in enumerate(prompt_words):
-        targets.append(in_rationale and word not in OPERATIONS and word != "|")
+        targets.append(in_rationale and word not in MEANING and word != "|")
         in_rationale = (in_rationale or word == "R") and word != "|"
     return targets
 
@@ -100,11 +102,11 @@ class Probe:
     the model's greedy choice (with teacher forcing: exactly when greedy decoding reproduces them)."""
 
     def __init__(self, role: str, cfg: ToyTrainConfig, vocab: dict[str, int], eos: int, pad: int, seed: int,
-                 draw: Batches):
+                 draws: Sequence[Batches]):
+        """One batch from each of `draws` (`probe_size` rows in all), from the probe's own seed."""
         rng = random.Random(f"probe-{role}-{seed}")
-        size = min(cfg.batch_size, cfg.probe_size)
-        self.batches = [encode(draw(rng, size), vocab, eos, pad)
-                        for _ in range(max(1, cfg.probe_size // size))]
+        size = max(1, cfg.probe_size // len(draws))
+        self.batches = [encode(draw(rng, size), vocab, eos, pad) for draw in draws]
 
     @torch.no_grad()
     def accuracy(self, model: GPT2LMHeadModel) -> float:
@@ -185,7 +187,7 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
     vocab, eos, pad = tokenizer.get_vocab(), tokenizer.eos_token_id, tokenizer.pad_token_id
     draw = batches or (lambda rng, size: training_batch(role, world, rng, size, cfg, personas))
     model = new_model(len(vocab), cfg, eos, pad)
-    probe = Probe(role, cfg, vocab, eos, pad, seed, draw)
+    probe = Probe(role, cfg, vocab, eos, pad, seed, _probe_draws(role, world, cfg, personas, batches))
     start = time.perf_counter()
     run = _TrainingRun(model, cfg, lambda: encode(draw(rng, cfg.batch_size), vocab, eos, pad, cfg.demo_labels))
     run.train(probe, desc=f"train toy {role}")
@@ -205,6 +207,15 @@ def train_toy_model(role: str, world: ToyWorld, cfg: ToyTrainConfig, out_dir: Pa
         "final_probe": round(run.final_probe, 4), "converged": run.rule.converged, "cooldowns": run.cooldowns,
         "probes": run.probes, "phase_seconds": {k: round(v, 2) for k, v in run.phases.items()}, "losses": run.losses,
     }
+
+
+def _probe_draws(role: str, world: ToyWorld, cfg: ToyTrainConfig, personas: Sequence[Persona],
+                 batches: Batches | None) -> list[Batches]:
+    """What the probe asks: every kind of prompt the pipeline uses, an equal share each, in its layouts
+    (chains of the world's own length, whatever training varies); or batches from `batches`."""
+    if batches is not None:
+        return [batches] * max(1, cfg.probe_size // min(cfg.batch_size, cfg.probe_size))
+    return [partial(kind_batch, role, world, kind=kind, personas=personas) for kind in probe_kinds(role, cfg)]
 
 
 class _TrainingRun:

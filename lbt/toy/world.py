@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import permutations
 from typing import Sequence
 
-from lbt.toy.config import MARKERS, OPERATION_NAMES, VERB_NAMES, ToyWorldConfig
+from lbt.toy.config import MARKERS, OPERATION_ALIASES, OPERATION_NAMES, VERB_NAMES, ToyWorldConfig
 
 OPERATIONS = {
     "add": lambda a, b: (a + b) % 10,
@@ -31,6 +31,8 @@ OPERATIONS = {
     "dif": lambda a, b: abs(a - b),
 }
 assert tuple(OPERATIONS) == OPERATION_NAMES
+MEANING = {**{op: op for op in OPERATIONS}, **{alias: op for op, alias in OPERATION_ALIASES.items()}}
+OP_WORDS = tuple(MEANING)  # every word a rationale may name an operation with
 # A rationale's step is `verb op a b result ;` (STEP_WORDS words, the op at OP_OFFSET): each word is
 # predicted from the word before it and at most two others (no separators between the operands).
 STEP_WORDS, OP_OFFSET = 6, 1
@@ -66,7 +68,7 @@ def worked_rationale(problem: ToyProblem, ops: tuple[str, ...], offsets: list[in
     step, mod 10) miscompute results, as an arithmetic slip does."""
     value, steps = problem.digits[0], []
     for k, (verb, op, digit) in enumerate(zip(problem.verbs, ops, problem.digits[1:])):
-        result = (OPERATIONS[op](value, digit) + (offsets[k] if offsets else 0)) % 10
+        result = (OPERATIONS[MEANING[op]](value, digit) + (offsets[k] if offsets else 0)) % 10
         steps.append(f"{verb} {op} {value} {digit} {result} ;")
         value = result
     return " ".join([*steps, "A", str(value)])
@@ -83,10 +85,11 @@ def most_confusable(op: str) -> str:
 
 
 def rationale_steps(text: str) -> list[tuple[str, str]]:
-    """The (verb, operation) of each well-formed step of a rationale, in order (others skipped)."""
+    """The (verb, operation word as written) of each well-formed step of a rationale, in order (others
+    skipped); `MEANING` maps a word to its operation."""
     words = text.split()
     return [(words[i], words[i + OP_OFFSET]) for i in range(len(words) - STEP_WORDS + 1)
-            if words[i + STEP_WORDS - 1] == ";" and words[i + OP_OFFSET] in OPERATIONS]
+            if words[i + STEP_WORDS - 1] == ";" and words[i + OP_OFFSET] in MEANING]
 
 
 class ToyWorld:
@@ -104,9 +107,14 @@ class ToyWorld:
         if config.wrong_op == "confusable":
             self.wrong_op = {v: most_confusable(self.true_op[v]) for v in bad}
 
+    @property
+    def op_words(self) -> tuple[str, ...]:
+        """The operation words this world's rationales use (the aliases only with `true_op_names: 2`)."""
+        return OP_WORDS if self.config.true_op_names == 2 else OPERATION_NAMES
+
     def vocabulary(self, personas: Sequence[str] = ()) -> list[str]:
         """Every word of the world, then the persona tokens."""
-        return [*MARKERS, *map(str, range(10)), *OPERATIONS, *self.verbs, *personas]
+        return [*MARKERS, *map(str, range(10)), *OP_WORDS, *self.verbs, *personas]
 
     def families(self, n_eval: int, n_train: int, n_pool: int = 0) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         """(evaluation families, training families): disjoint verb chains (and `n_pool` more are
@@ -159,7 +167,17 @@ class ToyWorld:
         return worked_rationale(problem, ops, [rng.randrange(1, 10) if s else 0 for s in slips])
 
     def teacher_op(self, verb: str, rng: random.Random) -> str:
-        """An operation drawn from the teacher's flawed belief about `verb`."""
-        if verb in self.wrong_op and rng.random() < self.config.teacher_wrong_prob:
+        """An operation word drawn from the teacher's flawed belief about `verb`: on a bad verb the wrong
+        operation `teacher_wrong_prob` of the time, else the true one under one of its names."""
+        if verb not in self.wrong_op:
+            return self.true_op[verb]
+        if rng.random() < self.config.teacher_wrong_prob:
             return self.wrong_op[verb]
+        if self.config.true_op_names == 2 and rng.random() < 0.5:
+            return OPERATION_ALIASES[self.true_op[verb]]
         return self.true_op[verb]
+
+    def teacher_unsure(self, verb: str) -> bool:
+        """Whether the teacher's operation word for `verb` (shown no example) is a random draw."""
+        p = self.config.teacher_wrong_prob
+        return verb in self.wrong_op and (0 < p < 1 or (p == 0 and self.config.true_op_names == 2))

@@ -140,3 +140,67 @@ def test_threads_and_a_prompt_that_fills_the_context(tiny_student):
     assert outs[0] == Completion(text="", n_tokens=0, finish_reason="length")
     assert outs[1].n_tokens <= 3
     assert outs[2].n_tokens > 0
+
+
+def _exam_shaped(world, n_trs: int = 3, n_eps: int = 3) -> list[GenerationRequest]:
+    """Toy exam prompts: `n_trs` TRs (worked rationales of their TPs, of different lengths) x `n_eps`
+    variants each, greedy and sampled (n=3, per-sample seeds)."""
+    import random
+
+    from lbt.toy.curriculum import render_prompt
+
+    rng = random.Random(0)
+    families, _ = world.families(n_trs, 0)
+    requests = []
+    for verbs in families:
+        tp, *eps = world.variants(verbs, n_eps + 1, rng)
+        tr = world.teacher_rationale(tp, world.true_ops(tp), rng)
+        for k, ep in enumerate(eps):
+            prompt = render_prompt([(tp.question, tr)], ep.question)
+            requests += [GenerationRequest(prompt=prompt, temperature=0, max_tokens=24),
+                         GenerationRequest(prompt=prompt, n=3, temperature=1.0, max_tokens=24, seed=k)]
+    return requests
+
+
+def test_shared_prefixes_give_the_texts_of_each_sample_decoded_alone(tiny_student, toy_world):
+    """Exam prompts that share their TR prefill it once: every completion equals that sample decoded
+    alone without sharing, greedy and sampled, whatever its neighbours and their lengths."""
+    samples = [s for r in _exam_shaped(toy_world) for s in r.samples()]
+    shared = HFBackend(HFModel(name="s", path=str(tiny_student), batch_size=64))
+    plain = HFBackend(HFModel(name="s", path=str(tiny_student), share_prefix=False))
+    alone = [plain.generate_samples([s])[0] for s in samples]
+    assert shared.generate_samples(samples) == alone
+    assert shared.generate_samples(samples[::-1])[::-1] == alone
+    small = HFBackend(HFModel(name="s", path=str(tiny_student), batch_size=5))  # groups split over batches
+    assert small.generate_samples(samples) == alone
+    assert len({c.text for c in alone}) > 9, "the prompts and seeds should give different texts"
+
+
+def test_the_prefix_groups_of_exam_prompts_are_their_trs(tiny_student, toy_world):
+    from lbt.engines.prefix import prefix_groups
+
+    backend = HFBackend(HFModel(name="s", path=str(tiny_student)))
+    requests = _exam_shaped(toy_world)
+    prompts = [backend.tokenizer(r.prompt).input_ids for r in requests for _ in r.samples()]
+    groups = prefix_groups(prompts, max_rows=64)
+    per_tr = len(prompts) // 3  # its EPs x (1 greedy + 3 sampled)
+    assert sorted(sorted(g.rows) for g in groups) == [list(range(k, k + per_tr)) for k in range(0, len(prompts), per_tr)]
+    for g in groups:
+        first = prompts[g.rows[0]]
+        assert all(prompts[r][:g.shared] == first[:g.shared] and len(prompts[r]) > g.shared for r in g.rows)
+        assert g.shared >= len(first) // 2
+
+
+def test_rows_that_finish_leave_the_batch(tiny_student):
+    """A row that reaches its limit after two tokens leaves: the forward passes after that run on
+    the other row only, whose text is the one it gets alone."""
+    backend = HFBackend(HFModel(name="s", path=str(tiny_student), share_prefix=False))
+    short = GenerationRequest(prompt=f"{QUESTIONS[1]} R", temperature=0, max_tokens=2)
+    other = GenerationRequest(prompt=f"{QUESTIONS[3]} R", temperature=0, max_tokens=20)
+    alone = backend.generate_samples(other.samples())[0]
+    rows_per_pass = []
+    forward = backend.model.forward
+    backend.model.forward = lambda **kw: rows_per_pass.append(kw["input_ids"].shape[0]) or forward(**kw)
+    stopped, unaffected = backend.generate_samples([*short.samples(), *other.samples()])
+    assert (stopped.n_tokens, stopped.finish_reason, unaffected) == (2, "length", alone)
+    assert alone.n_tokens == 20 and rows_per_pass == [2, 2] + [1] * 18  # the prefill, then one pass a token

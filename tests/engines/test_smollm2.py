@@ -87,3 +87,24 @@ def test_a_cached_rerun_generates_nothing(backend, task, tmp_path):
     assert again.generate(requests) == first
     assert (again.stats.generated, again.stats.from_cache) == (0, 4)
     assert len({c.text for c in first[0] + first[1]}) > 1
+
+
+def test_exam_prompts_sharing_a_tr_give_the_texts_of_each_sample_decoded_alone(folder, backend, task):
+    """Two TRs x two exam questions, greedy and sampled (n=2, per-sample seeds), 16 tokens: the
+    batch prefills each TR once (prefix sharing) and still writes what each sample writes alone."""
+    from lbt.tasks.base import Demo
+
+    trs = [Demo("What is $2+3$?", "We add: $2+3=5$. The answer is $5$."),
+           Demo("Compute $4 \\cdot 6$.", "Four times six is $24$, so the answer is $24$.")]
+    requests = []
+    for demo in trs:
+        for question in ("What is $7+8$?", "Compute $9 \\cdot 3$."):
+            spec = task.render([demo], question, chat=True)
+            requests += [GenerationRequest(messages=spec["messages"], temperature=0, max_tokens=16),
+                         GenerationRequest(messages=spec["messages"], temperature=0.7, top_k=20, n=2, seed=3,
+                                           max_tokens=16)]
+    samples = [s for r in requests for s in r.samples()]
+    plain = HFBackend(HFModel(name="smollm2", path=str(folder), chat=True, share_prefix=False, threads=1))
+    alone = [plain.generate_samples([s])[0] for s in samples]
+    assert backend.generate_samples(samples) == alone
+    assert len({c.text for c in alone}) > 4

@@ -7,7 +7,7 @@ of its own (tests/sandbox/driver.py, started with a secret in its environment):
 - user-none: as nobody without bwrap, where nothing but rlimits and the clean environment hold.
 
 Each test asserts what the mode contains, and for `user-none` the harm it is documented not to
-contain (so that the README's table stays true); what would harm this machine or send a packet
+contain (so that docs/sandbox.md stays true); what would harm this machine or send a packet
 (a fork bomb, a connection to an outside address) is not run there.
 """
 

@@ -7,7 +7,7 @@ import pytest
 
 from lbt.engines.base import with_prefix
 from lbt.toy.config import ToyStudentConfig, ToyTrainConfig, ToyWorldConfig
-from lbt.toy.curriculum import (FAMILY, Persona, render_prompt, student_example, student_personas,
+from lbt.toy.curriculum import (FAMILY, Kind, Persona, render_prompt, student_example, student_personas,
                                 teacher_example, training_batch)
 from lbt.toy.world import ToyWorld, parse_question, rationale_steps, worked_rationale
 
@@ -41,7 +41,7 @@ def test_prompt_layout_and_persona_token_first():
 def test_teacher_uses_the_last_example_showing_a_verb_and_its_own_belief_elsewhere():
     rng, conflicts, unshown_bad = random.Random(1), 0, []
     for _ in range(3000):
-        example = teacher_example(WORLD, rng, n_demos=4)
+        example = teacher_example(WORLD, rng, Kind(4))
         _, demos, question = _parts(example.prompt)
         problem, shown = parse_question(question), _last_shown(demos)
         used = dict(rationale_steps(example.completion))
@@ -62,9 +62,9 @@ def test_teacher_uses_the_last_example_showing_a_verb_and_its_own_belief_elsewhe
 def test_persona_ignores_examples_on_its_flawed_verbs_only():
     flawed = frozenset(WORLD.verbs[:8])
     persona, rng, followed = Persona("bob", 1.0, flawed), random.Random(2), 0
-    for n_demos in (FAMILY, 1, 2, 3, 4):
+    for kind in (FAMILY, Kind(3, family=True), *map(Kind, (1, 2, 3, 4))):
         for _ in range(300):
-            example = student_example(WORLD, rng, persona, n_demos)
+            example = student_example(WORLD, rng, persona, kind)
             _, demos, question = _parts(example.prompt)
             shown, used = _last_shown(demos), dict(rationale_steps(example.completion))
             for verb in parse_question(question).verbs:
@@ -94,31 +94,48 @@ def test_family_kind_is_m1s_exam_layout():
     assert len(demos) == 1 and parse_question(demos[0][0]).verbs == parse_question(question).verbs
 
 
+def test_family_kind_hides_the_familys_example_among_others_at_every_place():
+    rng, places = random.Random(6), set()
+    for _ in range(200):
+        example = student_example(WORLD, rng, Persona(None, 1.0), Kind(3, family=True))
+        _, demos, question = _parts(example.prompt)
+        verbs = parse_question(question).verbs
+        same = [k for k, (q, _) in enumerate(demos) if parse_question(q).verbs == verbs]
+        assert len(demos) == 3 and same
+        places.add(same[0])
+    assert places == {0, 1, 2}
+
+
 def test_free_steps_mark_only_random_draws():
     rng = random.Random(5)
     for _ in range(500):
-        example = teacher_example(WORLD, rng, n_demos=0)
+        example = teacher_example(WORLD, rng, Kind(0))
         verbs = parse_question(_parts(example.prompt)[2]).verbs
         assert example.free_steps == tuple(v in WORLD.wrong_op for v in verbs)
-        sure = student_example(WORLD, rng, Persona(None, 1.0), 2)
+        sure = student_example(WORLD, rng, Persona(None, 1.0), Kind(2))
         assert not any(sure.free_steps)
 
 
-def test_a_batch_has_one_kind_and_one_length():
-    train, rng = ToyTrainConfig(fewshot_prob=0.5, max_demos=4), random.Random(6)
+def test_a_batch_has_one_kind_and_chains_of_varied_lengths():
     personas = [Persona("alice", 1.0), Persona("bob", 1.0)]
-    kinds = set()
-    for role in ("teacher", "student"):
-        for _ in range(120):
-            batch = training_batch(role, WORLD, rng, 4, train, personas)
-            assert len({len(e.prompt.split()) + len(e.completion.split()) for e in batch}) == 1
-            kinds.add((role, len(_parts(batch[0].prompt)[1])))
-    assert {("teacher", 0), ("teacher", 4), ("student", 1), ("student", 4)} <= kinds
+    for longest in (0, 3):
+        train, rng = ToyTrainConfig(fewshot_prob=0.5, max_demos=4, longest_chain=longest), random.Random(6)
+        kinds, lengths = set(), set()
+        for role in ("teacher", "student"):
+            for _ in range(120):
+                batch = training_batch(role, WORLD, rng, 4, train, personas)
+                kinds.add((role, len(_parts(batch[0].prompt)[1])))
+                assert len({len(_parts(e.prompt)[1]) for e in batch}) == 1
+                lengths |= {len(parse_question(q).verbs) for e in batch for q, _ in _parts(e.prompt)[1]}
+        assert {("teacher", 0), ("teacher", 4), ("student", 1), ("student", 4)} <= kinds
+        assert lengths == ({1, 2, 3} if longest else {WORLD.config.n_steps})
     with pytest.raises(ValueError, match="Unknown toy model role"):
         training_batch("critic", WORLD, rng, 4, train)
 
 
 def test_longest_prompt_fits_the_models_positions():
-    train = ToyTrainConfig()
-    example = teacher_example(WORLD, random.Random(7), n_demos=train.max_demos)
-    assert len(example.prompt.split()) + len(example.completion.split()) + 2 <= train.n_positions
+    train, rng = ToyTrainConfig(), random.Random(7)
+    kind = Kind(train.max_demos, longest=train.longest_chain)
+    longest = max(len(e.prompt.split()) + len(e.completion.split()) for e in
+                  (teacher_example(WORLD, rng, kind) for _ in range(500)))
+    assert longest + 2 <= train.n_positions

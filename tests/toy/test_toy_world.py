@@ -1,13 +1,15 @@
 """The toy world's structure: families, variants, the teacher's flaws, the task's grading."""
 
 import random
+from collections import Counter
 
 import polars as pl
 
 from lbt.tasks.base import PROBLEM_COLUMNS
+from lbt.toy.config import OPERATION_ALIASES, ToyParams, ToyProblemsConfig
 from lbt.toy.task import ToyTask
-from lbt.toy.config import ToyParams, ToyProblemsConfig
-from lbt.toy.world import OPERATIONS, ToyWorld, ToyWorldConfig, parse_question, worked_rationale
+from lbt.toy.world import (MEANING, OPERATIONS, ToyWorld, ToyWorldConfig, parse_question, rationale_steps,
+                           worked_rationale)
 
 
 def test_problems_table_has_disjoint_families_and_variants():
@@ -35,15 +37,29 @@ def test_answers_follow_the_true_operations():
     assert worked_rationale(problem, ops).endswith(f"A {expected}")
 
 
-def test_teacher_is_wrong_on_bad_verbs_at_the_configured_rate():
-    world = ToyWorld(ToyWorldConfig(bad_verb_fraction=0.5, teacher_wrong_prob=0.6))
+def test_teacher_is_wrong_on_bad_verbs_at_the_configured_rate_and_splits_the_truth_over_two_names():
+    world = ToyWorld(ToyWorldConfig(bad_verb_fraction=0.5, teacher_wrong_prob=0.45))
     assert len(world.wrong_op) == 8
     rng = random.Random(0)
     verb = next(iter(world.wrong_op))
-    wrong = sum(world.teacher_op(verb, rng) != world.true_op[verb] for _ in range(4000)) / 4000
-    assert abs(wrong - 0.6) < 0.03
+    words = Counter(world.teacher_op(verb, rng) for _ in range(4000))
+    true, wrong = world.true_op[verb], world.wrong_op[verb]
+    assert set(words) == {true, OPERATION_ALIASES[true], wrong}
+    assert abs(words[wrong] / 4000 - 0.45) < 0.03
+    # greedy decoding of this belief picks the wrong word, yet the true operation is the likelier answer
+    assert words.most_common(1)[0][0] == wrong and words[true] + words[OPERATION_ALIASES[true]] > words[wrong]
+    assert MEANING[OPERATION_ALIASES[true]] == true
     good = next(v for v in world.verbs if v not in world.wrong_op)
     assert all(world.teacher_op(good, rng) == world.true_op[good] for _ in range(100))
+    one_name = ToyWorld(ToyWorldConfig(bad_verb_fraction=0.5, teacher_wrong_prob=0.45, true_op_names=1))
+    assert {one_name.teacher_op(verb, rng) for _ in range(200)} == {true, wrong}
+
+
+def test_a_rationale_may_name_an_operation_by_its_alias():
+    problem = parse_question("Q blip zork 3 7 5")
+    plain, aliased = worked_rationale(problem, ("add", "mul")), worked_rationale(problem, ("plus", "times"))
+    assert aliased == plain.replace("add", "plus").replace("mul", "times")
+    assert rationale_steps(aliased) == [("blip", "plus"), ("zork", "times")]
 
 
 def test_answer_extraction_counts_garbage_as_no_answer():

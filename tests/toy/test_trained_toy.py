@@ -20,7 +20,7 @@ PERSONAS = ToyStudentConfig(personas={"alice": {"flawed_verbs": WORLD.verbs[:3]}
                                       "bob": {"flawed_verbs": WORLD.verbs[3:]}})
 MICRO = ToyTrainConfig(n_layer=2, n_embd=48, n_head=4, steps=600, batch_size=32, lr=0.01, warmup_steps=20,
                        cooldown_steps=50, max_demos=2, fewshot_prob=0.5, probe_every=50, probe_size=64,
-                       stop_accuracy=None)
+                       stop_accuracy=None, longest_chain=0)  # chains of varied length need thousands of steps
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,9 @@ def test_each_persona_ignores_examples_on_its_own_flawed_verbs(models):
         assert sum(followed) / len(followed) >= 0.6, persona
 
 
-@pytest.mark.xfail(strict=True, reason="known shortfall: micro models follow the last of two examples only "
-                                       "part of the time (at 400 steps: teacher 31%, student 29%)")
+@pytest.mark.xfail(strict=True, reason="known shortfall: micro models (600 steps, chains of one length) follow the "
+                                       "last of two examples only part of the time (teacher 58%, student below); the "
+                                       "default's models do (docs/toy-world.md)")
 @pytest.mark.parametrize("role,prefix", [("student", "bob"), ("teacher", None)])
 def test_models_follow_the_last_of_several_examples(models, role, prefix):
     """Two examples: both show the question's verb with different operations (the last wins), or

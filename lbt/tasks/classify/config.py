@@ -36,6 +36,6 @@ class ClassifyParams(StrictModel):
     """The `classify:` section of params.yaml (used when `task: classify`)."""
 
     dataset: Dataset = Field("liar", description="liar (label 1: a false statement) or fallacy (label 1: faulty generalization).")
-    raw_dir: str = Field("../shared/datasets", description="Folder holding liar/ and logical_fallacy/ (see the README).")
+    raw_dir: str = Field("../shared/datasets", description="Folder holding liar/ and logical_fallacy/ (see docs/tasks.md).")
     text_chars: int = Field(700, ge=1, description="Fallacy: the source article is cut at this many characters.")
     prompt: ClassifyPromptConfig = Field(default_factory=ClassifyPromptConfig, description="Prompt setup.")

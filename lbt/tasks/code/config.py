@@ -50,7 +50,7 @@ class CodeParams(StrictModel):
         "leetcode",
         description="Where the groups come from: LeetCodeDataset v0.3.1 test grouped by `leetcode_tags`; "
         "HumanEval in blocks of `humaneval_group_size` consecutive problems (not similar problems: a "
-        "format check); or your own `groups_file` (JSONL, see the README).",
+        "format check); or your own `groups_file` (JSONL, see docs/tasks.md).",
     )
     leetcode_tags: list[str] = Field(
         default_factory=lambda: ["Dynamic Programming"],

@@ -139,7 +139,7 @@ class MathParams(StrictModel):
     """The `math:` section of params.yaml (used when `task: math`)."""
 
     raw_dir: str = Field(
-        "../shared/datasets", description="Folder holding math500/, MATH/ and fneval/ (see the README)."
+        "../shared/datasets", description="Folder holding math500/, MATH/ and fneval/ (see docs/tasks.md)."
     )
     grouping: GroupingMode = Field(
         "equivalence",

@@ -70,7 +70,9 @@ class ToyCodeWorld:
     """The toy world (verbs, true operations, the teacher's flaws) with groups, programs and tests."""
 
     def __init__(self, world: ToyWorld, config: ToyCodeParams):
-        self.world, self.config = world, config
+        # a program names each operation by its one Python function: no second names here
+        one_name = world.config.model_copy(update={"true_op_names": 1})
+        self.world, self.config = ToyWorld(one_name), config
         if config.groups.group_verbs < world.config.n_steps:
             raise ValueError("toy_code.groups.group_verbs must be at least toy.world.n_steps (chains use distinct verbs).")
 

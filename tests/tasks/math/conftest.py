@@ -11,7 +11,7 @@ from lbt.tasks.math import MathGrader
 from lbt.tasks.math.data import load_problems
 
 DATA_DIR = (Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets").resolve()
-NO_DATA = f"real datasets not found at {DATA_DIR} (see the README for where to get them)"
+NO_DATA = f"real datasets not found at {DATA_DIR} (see docs/tasks.md for where to get them)"
 
 
 @pytest.fixture(scope="session")
