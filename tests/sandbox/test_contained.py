@@ -300,4 +300,5 @@ def test_huge_output_is_cut(sandbox):
 
 def test_infinite_loop_times_out(sandbox):
     result, _ = sandbox.run("while True:\n    pass\n", limits=Limits(timeout_s=1.0, memory_mb=256))
-    assert not result.passed and result.reason == "timeout" and result.seconds < 3, result
+    # a generous bound: it says the loop was stopped, not how fast (a loaded machine starts bwrap slowly)
+    assert not result.passed and result.reason == "timeout" and result.seconds < 20, result
