@@ -2,6 +2,7 @@
 
     python scripts/toy_training_seeds.py                       # seeds 0-4, threads 1 and 2
     python scripts/toy_training_seeds.py --seeds 0 1 --threads 1
+    python scripts/toy_training_seeds.py --roles student --params my.yaml --out /tmp/student.json
 
 Different thread counts reduce floats in other orders (a stand-in for other CPUs), so each
 (seed, threads) is its own trajectory. Trains both models of params.yaml's toy section as the
@@ -41,10 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--roles", nargs="+", default=list(ROLES), choices=ROLES)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     toy = load_params(args.params, reads=["toy"]).toy
-    jobs = [(role, toy, seed, threads) for threads in args.threads for seed in args.seeds for role in ROLES]
+    jobs = [(role, toy, seed, threads) for threads in args.threads for seed in args.seeds for role in args.roles]
     runs = []
     for threads in args.threads:  # as many models at once as the cores hold at this thread count
         workers = max(1, (os.cpu_count() or 1) // threads)
@@ -56,10 +59,10 @@ def main() -> None:
                       f"{r['seconds']:6.1f} s probe {r['final_probe']:.3f} "
                       f"{'ok' if r['converged'] else 'NOT CONVERGED'} cooldowns {r['cooldowns']}", flush=True)
     runs.sort(key=lambda r: (r["threads"], r["seed"], r["role"]))
-    worst = {role: min(r["final_probe"] for r in runs if r["role"] == role) for role in ROLES}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"train": toy.train.model_dump(), "runs": runs, "worst_final_probe": worst}, indent=1))
-    print("worst final probe:", worst, "->", OUT)
+    worst = {role: min(r["final_probe"] for r in runs if r["role"] == role) for role in args.roles}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"train": toy.train.model_dump(), "runs": runs, "worst_final_probe": worst}, indent=1))
+    print("worst final probe:", worst, "->", args.out)
 
 
 if __name__ == "__main__":
