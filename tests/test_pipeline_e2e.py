@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -177,29 +178,30 @@ def test_m2_stages_tune_and_evaluate_both_teachers(project):
     assert "Correctness-DPO" in html and "How the two pair sets differ" in html
 
 
-def test_a_dpo_param_changes_only_training(project):
-    """What `dvc repro` would rerun first (m2_evaluate follows from the graph; the report reads `m2`)."""
+@contextmanager
+def params_set(project: Path, dotted: str, value):
+    """params.yaml with one key changed, for the length of the block."""
     original = (project / "params.yaml").read_text()
     params = yaml.safe_load(original)
-    params["m2"]["dpo"]["beta"] = 0.2
+    _set(params, dotted, value)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     try:
-        status = json.loads(run(project, "dvc", "status", "--json").stdout)
+        yield
     finally:
         (project / "params.yaml").write_text(original)
+
+
+def test_a_dpo_param_changes_only_training(project):
+    """What `dvc repro` would rerun first (m2_evaluate follows from the graph; the report reads `m2`)."""
+    with params_set(project, "m2.dpo.beta", 0.2):
+        status = json.loads(run(project, "dvc", "status", "--json").stdout)
     assert set(status) == {"check", "m2_train", "report"}
 
 
 def test_more_m2_seeds_need_no_new_dvc_yaml(project):
-    original = (project / "params.yaml").read_text()
-    params = yaml.safe_load(original)
-    params["m2"]["seeds"] = [0, 1]
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
+    with params_set(project, "m2.seeds", [0, 1]):
         check = run(project, "python", "-m", "lbt.pipeline", "check", check=False)
         status = json.loads(run(project, "dvc", "status", "--json").stdout)
-    finally:
-        (project / "params.yaml").write_text(original)
     assert check.returncode == 0, check.stderr
     assert set(status) == {"check", "m2_pairs", "m2_train", "m2_evaluate", "report"}
 
@@ -217,14 +219,8 @@ def test_second_repro_runs_only_the_params_check(project):
 
 
 def test_a_typo_in_a_key_no_stage_reads_stops_the_repro_before_any_stage(project):
-    original = (project / "params.yaml").read_text()
-    params = yaml.safe_load(original)
-    params["toy"]["student"]["follow_pro"] = 0
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
+    with params_set(project, "toy.student.follow_pro", 0):
         proc = run(project, "dvc", "repro", check=False)
-    finally:
-        (project / "params.yaml").write_text(original)
     assert proc.returncode != 0
     assert ran_stages(proc) == {"check"}
     assert "unknown key `toy.student.follow_pro`" in proc.stdout + proc.stderr
