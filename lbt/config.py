@@ -16,12 +16,24 @@ import re
 import typing
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from lbt.tasks.registry import TASKS
+
+if TYPE_CHECKING:  # the sections' schemas, for the type checker only (a stage imports what it reads)
+    from lbt.engines.config import ModelConfig
+    from lbt.methods.m1.config import SelectionParams
+    from lbt.methods.m2.config import M2Params
+    from lbt.methods.m3.config import M3Params
+    from lbt.tasks.classify.config import ClassifyParams
+    from lbt.tasks.code.config import CodeParams
+    from lbt.tasks.math.config import MathParams
+    from lbt.teaching.config import ExamParams, RationaleParams, SelfDebugParams
+    from lbt.toy.code.config import ToyCodeParams
+    from lbt.toy.config import ToyParams
 
 # section -> "module:attribute" of its schema (a pydantic model or a type); each task's own
 # section comes from its registration (`lbt.tasks.registry.TASKS`), each method's from its package
@@ -66,7 +78,27 @@ class ParamsError(ValueError):
 
 class Params:
     """The validated sections a stage reads, as attributes (`params.rationales.num_rationales`,
-    `params.teachers["teacher"]`). A section that was not declared raises `ParamsError`."""
+    `params.teachers["teacher"]`). A section that was not declared raises `ParamsError`.
+
+    The annotations type each section for the type checker (`tests/test_config.py` checks that they
+    name exactly `SECTIONS`, each with its schema); the values come from `__getattr__`."""
+
+    task: str
+    seed: int
+    cache_path: str
+    teachers: dict[str, ModelConfig]
+    students: dict[str, ModelConfig]
+    rationales: RationaleParams
+    exam: ExamParams
+    self_debug: SelfDebugParams
+    toy: ToyParams
+    toy_code: ToyCodeParams
+    math: MathParams
+    code: CodeParams
+    classify: ClassifyParams
+    selection: SelectionParams
+    m2: M2Params
+    m3: M3Params
 
     def __init__(self, values: dict[str, Any], source: str) -> None:
         self._values, self._source = values, source

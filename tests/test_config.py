@@ -113,3 +113,19 @@ def test_persona_flaws_name_verbs_of_the_world():
         ToyParams.model_validate({"student": {"personas": {"alice": {"flawed_verbs": ["klee"]}}}})
     with pytest.raises(ValueError, match="persona name 'add'"):
         ToyParams.model_validate({"student": {"personas": {"add": {}}}})
+
+
+def test_params_types_every_section_with_its_own_schema():
+    """`Params`' annotations (what the type checker sees) name exactly the declared sections, and a
+    section whose schema is a class is annotated with that class."""
+    import importlib
+
+    from lbt.config import SECTIONS, Params
+
+    annotations = Params.__annotations__
+    assert set(annotations) == set(SECTIONS)
+    for name, target in SECTIONS.items():
+        module, attribute = target.split(":")
+        schema = getattr(importlib.import_module(module), attribute)
+        if isinstance(schema, type) and schema.__module__ != "builtins":
+            assert annotations[name] == attribute, (name, annotations[name], target)
