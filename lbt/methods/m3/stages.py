@@ -98,11 +98,17 @@ def paired_vs_self(params: Params, scores: pl.DataFrame, teacher: str) -> dict:
     return out
 
 
+# Columns that are null in every row when no proposal parsed (a weak model): typed all the same,
+# so that the report's joins on them still work
+NULLABLE = {"child_id": pl.String, "parent_id": pl.String, "reflection": pl.Int64}
+
+
 def write_tables(records: list[Record]) -> dict[str, pl.DataFrame]:
     tables = {}
     for name in paths.M3_TABLES:
         rows = [row for rec in records for row in getattr(rec, name)]
-        tables[name] = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+        types = {column: dtype for column, dtype in NULLABLE.items() if rows and column in rows[0]}
+        tables[name] = pl.DataFrame(rows, infer_schema_length=None, schema_overrides=types) if rows else pl.DataFrame()
         write_table(tables[name], paths.m3_table(name))
     return tables
 
