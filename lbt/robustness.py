@@ -234,7 +234,7 @@ def sweep_claims(sweep: dict | None) -> list[Claim]:
             probes = {str(r["seed"]): r["final_probe"] for r in sweep["runs"]
                       if r["threads"] == threads and r["role"] == role}
             out.append(_at_least(f"The {role} learns its skills ({threads} threads)",
-                                 "final probe, training alone", probes, 0.9))
+                                 f"final probe, training alone (seeds {', '.join(sorted(probes, key=int))})", probes, 0.9))
     return out
 
 
