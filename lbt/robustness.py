@@ -12,14 +12,13 @@ passes. The README's result figures are printed from `reports/robustness/claims.
 from __future__ import annotations
 
 import json
-import re
 import os
 import platform
 import shutil
 import statistics
-import textwrap
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -120,6 +119,7 @@ class Claim:
     figure: str  # what the number is
     per_seed: dict[str, float]
     threshold: str  # e.g. ">= 15"
+    bound: float  # the number the threshold names (the figure's dashed line)
     passed: bool
     mean: float = 0.0
     std: float = 0.0
@@ -129,14 +129,13 @@ class Claim:
         values = list(self.per_seed.values())
         self.mean = round(statistics.fmean(values), 2)
         self.std = round(statistics.stdev(values), 2) if len(values) > 1 else 0.0
-        low = self.threshold.startswith(">=") or self.threshold.startswith(">")
-        seed = (min if low else max)(self.per_seed, key=self.per_seed.get)
+        seed = (min if self.threshold.startswith(">") else max)(self.per_seed, key=self.per_seed.get)
         self.worst = f"{self.per_seed[seed]:g} (seed {seed})"
 
 
 def _at_least(name: str, figure: str, per_seed: dict[str, float], bound: float, strict: bool = False) -> Claim:
     ok = all(v > bound if strict else v >= bound for v in per_seed.values())
-    return Claim(name, figure, per_seed, f"{'>' if strict else '>='} {bound:g}", ok)
+    return Claim(name, figure, per_seed, f"{'>' if strict else '>='} {bound:g}", bound, ok)
 
 
 def _points(x: float) -> float:
@@ -156,13 +155,14 @@ def _curve(run: dict, student: str) -> dict[str, dict[int, float]]:
     return out
 
 
-def _best_m1(by_method: dict) -> float:
-    return max(v for m, v in by_method.items() if m.startswith("m1_"))
+def _m1_gain(run: dict, student: str) -> float:
+    """Best M1 − SC at the largest N (points)."""
+    by_method = _selection(run)[student]
+    return _points(max(v for m, v in by_method.items() if m.startswith("m1_")) - by_method["sc"])
 
 
 def m1_claims(runs: dict[str, dict], group: str, personas: list[str]) -> list[Claim]:
-    gain = {s: {seed: _points(_best_m1(_selection(r)[s]) - _selection(r)[s]["sc"]) for seed, r in runs.items()}
-            for s in [group, *personas]}
+    gain = {s: {seed: _m1_gain(r, s) for seed, r in runs.items()} for s in [group, *personas]}
     out = [_at_least(f"M1 beats SC: {group}", "best M1 − SC at the largest N (points)", gain[group], 15)]
     out += [_at_least(f"M1 beats SC: {s} alone", "best M1 − SC at the largest N (points)", gain[s], 5)
             for s in personas]
@@ -187,7 +187,7 @@ def regime_claims(runs: dict[str, dict], students: list[str]) -> list[Claim]:
     return [
         _at_least("Greedy ≤ SC", "SC − greedy, least over the students (points)", greedy_gap, 0),
         Claim("SC does not fall as N grows", "largest fall of SC from one N to the next (points)", sc_fall,
-              "<= 1", all(v <= 1 for v in sc_fall.values())),
+              "<= 1", 1, all(v <= 1 for v in sc_fall.values())),
         _at_least("M1 above SC at every N ≥ 2", "best M1 − SC, least over N ≥ 2 and students (points)",
                   m1_margin, 0, strict=True),
     ]
@@ -241,13 +241,11 @@ def sweep_claims(sweep: dict | None) -> list[Claim]:
 def control_claims(runs: dict[str, dict], control: dict[str, dict], group: str) -> list[Claim]:
     """The control (the student ignores its examples) erases M1's gain: its M1 − SC is within two
     standard deviations over the seeds of zero, while the default's is not."""
-    gains = {seed: _points(_best_m1(_selection(r)[group]) - _selection(r)[group]["sc"]) for seed, r in control.items()}
+    gains = {seed: _m1_gain(r, group) for seed, r in control.items()}
     values = list(gains.values())
-    spread = 2 * statistics.stdev(values) if len(values) > 1 else 0.0
-    within = abs(statistics.fmean(values)) <= max(spread, 1.0)
-    claim = Claim(f"The control erases M1's gain ({group})", "best M1 − SC with follow_prob 0 (points)", gains,
-                  f"mean within ±{max(spread, 1.0):.1f} (2 std or 1)", within)
-    return [claim]
+    bound = max(2 * statistics.stdev(values) if len(values) > 1 else 0.0, 1.0)
+    return [Claim(f"The control erases M1's gain ({group})", "best M1 − SC with follow_prob 0 (points)", gains,
+                  f"mean within ±{bound:.1f} (2 std or 1)", bound, abs(statistics.fmean(values)) <= bound)]
 
 
 def claims(runs: dict[str, dict], control: dict[str, dict], params: dict, sweep: dict | None = None) -> list[Claim]:
@@ -305,7 +303,7 @@ def write_figure(result: dict, path: Path) -> None:
     for ax, c in zip(axes.flat, items):
         values = list(c["per_seed"].values())
         ax.scatter(range(len(values)), values, color="tab:green" if c["passed"] else "tab:red", s=16)
-        bound = float(re.search(r"-?\d+(\.\d+)?", c["threshold"].replace("±", "")).group())
+        bound = c["bound"]
         for line in (bound, -bound) if c["threshold"].startswith("mean within") else (bound,):
             ax.axhline(line, color="grey", lw=0.8, ls="--")
         ax.set_title("\n".join(textwrap.wrap(c["name"], 34)), fontsize=8)
