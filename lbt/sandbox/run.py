@@ -101,7 +101,15 @@ def _execute(job: dict, workdir: Path, limits: Limits) -> tuple[list[dict], dict
         process.wait()
     nonce = job["nonce"]
     events = [e for e in _parse_lines(raw) if e.pop("nonce", None) == nonce]
-    return events, streams, process.returncode, ended
+    return events, streams, _child_status(process.returncode, job["bubblewrap"]), ended
+
+
+def _child_status(returncode: int, bubblewrap: bool) -> int:
+    """The runner's exit status as Popen gives it (-N: killed by signal N). bwrap exits with
+    128 + N when the process it ran was killed by signal N (SIGXCPU from the CPU limit: 152)."""
+    if bubblewrap and returncode > 128 and returncode - 128 in set(signal.Signals):
+        return -(returncode - 128)
+    return returncode
 
 
 def _collect(process: subprocess.Popen, report_fd: int, limits: Limits) -> tuple[bytes, dict[str, bytes], str]:

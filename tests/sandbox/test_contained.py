@@ -302,3 +302,10 @@ def test_infinite_loop_times_out(sandbox):
     result, _ = sandbox.run("while True:\n    pass\n", limits=Limits(timeout_s=1.0, memory_mb=256))
     # a generous bound: it says the loop was stopped, not how fast (a loaded machine starts bwrap slowly)
     assert not result.passed and result.reason == "timeout" and result.seconds < 20, result
+
+
+def test_cpu_limit_reads_as_a_timeout(sandbox):
+    # the CPU limit (1 s) strikes long before the wall clock (30 s): SIGXCPU, which bwrap passes
+    # on as exit status 152, is a timeout in every mode
+    result, _ = sandbox.run("while True:\n    pass\n", limits=Limits(timeout_s=30.0, cpu_s=1, memory_mb=256))
+    assert not result.passed and result.reason == "timeout" and result.seconds < 20, result
