@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from lbt.engines.base import Completion, Sample
 from lbt.engines.config import HFModel
 from lbt.engines.fingerprint import model_identity
+from lbt.engines.kv_cache import ReservedCache
 from lbt.engines.prefix import Group, pack, prefix_groups, single_rows
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -108,7 +109,7 @@ class HFBackend:
         generators = [torch.Generator().manual_seed(s.seed) for s in samples]
         tokens: list[list[int]] = [[] for _ in samples]
         finish = ["length"] * len(samples)
-        out, cache, mask, step_pos = self._prefill(prompts, groups)
+        out, cache, mask, step_pos = self._prefill(prompts, groups, max(limits))
         active = list(range(len(samples)))  # the rows still decoding, in the batch's row order
         for _ in range(max(limits)):
             chosen = pick_next_tokens(out.logits[:, -1, :].float(), request, [generators[r] for r in active])
@@ -137,18 +138,21 @@ class HFBackend:
             out = self._forward(step_ids, mask, step_pos, cache)
         return [self._completion(t, f, request.stop) for t, f in zip(tokens, finish)]
 
-    def _prefill(self, prompts: list[list[int]], groups: list[Group]):
+    def _prefill(self, prompts: list[list[int]], groups: list[Group], new_tokens: int):
         """The prompts' forward pass: first each group's shared prefix once (left-padded), its KV
         cache then copied to the group's rows, then every row's own suffix (left-padded too). A row
         reads [pad | prefix | pad | suffix]; the attention mask hides the pads and the position ids
-        count real tokens only, so each row sees what it would see alone."""
+        count real tokens only, so each row sees what it would see alone. The KV cache reserves room
+        for the suffixes and `new_tokens` (lbt/engines/kv_cache.py)."""
         device, pad = self.config.device, self.tokenizer.pad_token_id
         shared = [g.shared for g in groups for _ in g.rows]
-        cache, mask = None, torch.zeros((len(prompts), 0), dtype=torch.long, device=device)
+        suffix_width = max(len(p) - n for p, n in zip(prompts, shared))
+        cache = ReservedCache(reserve=suffix_width + new_tokens)
+        mask = torch.zeros((len(prompts), 0), dtype=torch.long, device=device)
         if max(shared) > 0:
             firsts = itertools.accumulate([0] + [len(g.rows) for g in groups[:-1]])
             ids, prefix_mask = _left_pad([prompts[i][:g.shared] for i, g in zip(firsts, groups)], pad, device)
-            cache = _cache_of(self._forward(ids, prefix_mask, _positions(prefix_mask), None))
+            cache = _cache_of(self._forward(ids, prefix_mask, _positions(prefix_mask), cache))
             index = torch.tensor([k for k, g in enumerate(groups) for _ in g.rows], device=device)
             cache.batch_select_indices(index)
             mask = prefix_mask[index]
