@@ -38,10 +38,12 @@ class ToyWorldConfig(StrictModel):
         "splits, so the wrong operation is its single most likely word while the true one gives the most likely "
         "answer whenever teacher_wrong_prob is between 1/3 and 1/2: greedy decoding is wrong, self-consistency "
         "rises with more samples, as with real models that reach a right answer by several paths).")
-    wrong_op: Literal["random", "confusable"] = Field(
-        "random", description="The teacher's wrong operation for a bad verb: any other one (random), or the one "
-        "that most often gives the same digit as the true one (confusable: a wrong method that often reaches the "
-        "right answer, which correctness cannot catch and LbT can).")
+    wrong_op: Literal["random", "distinct", "confusable"] = Field(
+        "random", description="The teacher's wrong operation for a bad verb: any other one (random), the one that "
+        "least often gives the same digit as the true one (distinct: a wrong method seldom reaches the right answer "
+        "by chance, so a wrong TR's exams fail and its answer is a vote against the truth), or the one that most "
+        "often does (confusable: a wrong method that often reaches the right answer, which correctness cannot "
+        "catch and LbT can).")
     teacher_slip_prob: float = Field(
         0.0, ge=0, le=1, description="How often the teacher miscomputes a step's result (right operation named, "
         "wrong digit carried on): a sound procedure with a wrong answer.")

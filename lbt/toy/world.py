@@ -84,6 +84,11 @@ def most_confusable(op: str) -> str:
     return max((o for o in OPERATIONS if o != op), key=lambda o: agreement(op, o))
 
 
+def least_confusable(op: str) -> str:
+    """The other operation that least often agrees with `op` (the first in OPERATIONS' order on ties)."""
+    return min((o for o in OPERATIONS if o != op), key=lambda o: agreement(op, o))
+
+
 def rationale_steps(text: str) -> list[tuple[str, str]]:
     """The (verb, operation word as written) of each well-formed step of a rationale, in order (others
     skipped); `MEANING` maps a word to its operation."""
@@ -104,8 +109,9 @@ class ToyWorld:
         n_bad = round(config.bad_verb_fraction * len(self.verbs))
         bad = rng.sample(self.verbs, n_bad)
         self.wrong_op = {v: rng.choice([o for o in ops if o != self.true_op[v]]) for v in bad}
-        if config.wrong_op == "confusable":
-            self.wrong_op = {v: most_confusable(self.true_op[v]) for v in bad}
+        if config.wrong_op != "random":
+            pick = most_confusable if config.wrong_op == "confusable" else least_confusable
+            self.wrong_op = {v: pick(self.true_op[v]) for v in bad}
 
     @property
     def op_words(self) -> tuple[str, ...]:

@@ -114,6 +114,18 @@ def test_group_exams_pair_each_tp_with_the_other_problems_of_its_group():
                                                                       ("q1", "q2"), ("q2", "q1")]
 
 
+def test_distinct_wrong_ops_are_the_least_confusable_ones():
+    from lbt.toy.config import ToyWorldConfig as _Config
+    from lbt.toy.world import OPERATIONS, ToyWorld as _World, agreement, least_confusable
+
+    assert least_confusable("add") == "min" and agreement("add", "min") == 1
+    plain, distinct = _World(_Config()), _World(_Config(wrong_op="distinct"))
+    assert set(plain.wrong_op) == set(distinct.wrong_op) and plain.true_op == distinct.true_op
+    for verb, op in distinct.wrong_op.items():
+        true = distinct.true_op[verb]
+        assert agreement(true, op) == min(agreement(true, o) for o in OPERATIONS if o != true)
+
+
 def test_confusable_wrong_ops_and_teacher_slips_are_knobs_that_default_off():
     import random as _random
 
