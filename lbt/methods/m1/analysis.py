@@ -46,13 +46,17 @@ def resampled_accuracy(candidates: pl.DataFrame, keys: list[str], methods: list[
 
 
 def random_subsets(candidates: pl.DataFrame, keys: list[str], n: int, trials: int, seed: int) -> pl.DataFrame:
-    """`trials` copies of the candidates, each keeping `n` random TRs per (keys...)."""
+    """`trials` copies of the candidates, each keeping `n` random TRs per (keys...) in a random order:
+    `sample` becomes the TR's place in that order, as in a fresh run of `n` samples (a run's samples
+    are exchangeable), so the tie rule's "seen first" is a random TR of the subset, not the one of
+    lowest sample number in this run, which would weight the same few TRs in every trial."""
     trial_ids = pl.DataFrame({"trial": list(range(trials))}, schema={"trial": pl.Int64})
     rank_key = pl.struct("trial", "tp_id", "sample").hash(seed=seed)
     return (
         candidates.join(trial_ids, how="cross")
         .with_columns(_rank=rank_key.rank("ordinal").over([*keys, "trial"]))
         .filter(pl.col("_rank") <= n)
+        .with_columns(sample=pl.col("_rank").cast(candidates.schema["sample"]))
         .drop("_rank")
     )
 

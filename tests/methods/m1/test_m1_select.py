@@ -170,11 +170,24 @@ def test_last_seen_ties_go_to_the_class_seen_last():
     assert set(first["group"]) == {"4"}
 
 
-def test_ties_param_reaches_resampling():
+def test_ties_param_reaches_resampling_in_each_trial_s_own_order():
+    # Two TRs, one vote each: every trial is a full tie. Each trial takes its TRs in a random order
+    # (a fresh run's), so the TR seen first is sometimes the right one, and the two rules pick
+    # opposite TRs in every trial.
     cands = _cands([("s", "t", 0, "4", False, 1.0), ("s", "t", 1, "9", True, 1.0)])
-    curve = {ties: resampled_accuracy(cands, ["student", "tp_id"], ["sc"], [2], trials=3, seed=0, ties=ties)
+    curve = {ties: resampled_accuracy(cands, ["student", "tp_id"], ["sc"], [2], trials=40, seed=0, ties=ties)
              for ties in ("first_seen", "last_seen")}
-    assert curve["first_seen"]["mean"].to_list() == [0.0] and curve["last_seen"]["mean"].to_list() == [1.0]
+    first, last = curve["first_seen"]["mean"][0], curve["last_seen"]["mean"][0]
+    assert 0 < first < 1 and first + last == pytest.approx(1.0)
+
+
+def test_resampled_sc_does_not_favour_the_first_samples_of_the_run():
+    # Per TP, 16 TRs that all disagree (SC is a full tie at every N), the right one the run's last.
+    # In a fresh run of N samples the right TR comes first 1 time in 16 whatever N: so must the curve.
+    rows = [("s", f"t{tp}", k, "1" if k == 15 else f"{tp}-{k}", k == 15, 1.0) for tp in range(40) for k in range(16)]
+    curve = resampled_accuracy(_cands(rows), ["student", "tp_id"], ["sc"], [1, 2, 4, 16], trials=200, seed=0)
+    means = dict(curve.select("n", "mean").iter_rows())
+    assert all(abs(m - 1 / 16) < 0.02 for m in means.values()), means
 
 
 def test_an_unknown_tie_rule_stops_the_params_with_one_sentence_naming_key_and_rules():
