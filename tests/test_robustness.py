@@ -2,6 +2,7 @@
 `reports/robustness/claims.json`, and that file is what the kept run files give."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,12 @@ def test_the_claims_file_is_what_the_kept_runs_give():
     sweep_file = REPO / robustness.TRAINING_SWEEP
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
     assert robustness.summary(runs, control, params, sweep) == json.loads(CLAIMS.read_text())
+
+
+def test_the_quick_start_s_minutes_are_the_runs_mean_wall_time():
+    readme = (REPO / "README.md").read_text()
+    quoted = re.search(r"about (\d+)\s+minutes of `dvc repro`", readme)
+    assert quoted, "the README's quick start must say how long `dvc repro` takes"
+    mean_s = json.loads(CLAIMS.read_text())["repro_wall_s"]["mean"]
+    assert abs(int(quoted.group(1)) - mean_s / 60) <= 1, (
+        f"the quick start says about {quoted.group(1)} minutes, the robustness runs took {mean_s} s on average")
