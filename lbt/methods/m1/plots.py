@@ -9,6 +9,8 @@ from matplotlib.ticker import NullFormatter
 from lbt import paths
 from lbt.methods.m1.config import Method
 
+LINE_STYLES = ("-", "--", ":", "-.")  # one per teacher → student pair
+
 
 def with_pair(df: pl.DataFrame) -> pl.DataFrame:
     """Adds `pair`, the "teacher → student" label every M1 figure and report table uses."""
@@ -50,19 +52,26 @@ def accuracy_vs_compute(curve: pl.DataFrame) -> Figure:
 
 
 def _curves(curve: pl.DataFrame, x: str, xlabel: str, title: str, base: int) -> Figure:
-    """Mean accuracy ± std of each (pair, method) against `x`, on a log scale."""
+    """Mean accuracy ± std of each (pair, method) against `x`, on a log scale: one colour per
+    method, one line style per pair, the legend beside the axes (never over the curves)."""
     curve = with_pair(curve).sort(x)
-    several = curve["pair"].n_unique() > 1
-    fig = Figure(figsize=(5, 3.2))
+    pairs = curve["pair"].unique().sort().to_list()
+    fig = Figure(figsize=(8, 3.6) if len(pairs) > 1 else (6.5, 3.2))
     ax = fig.subplots()
-    for (pair, method), part in curve.group_by(["pair", "method"], maintain_order=True):
-        label = Method(method).label + (f" ({pair})" if several else "")
-        ax.errorbar(part[x], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3, label=label)
+    for pair in pairs:
+        for method in Method:
+            part = curve.filter((pl.col("pair") == pair) & (pl.col("method") == method))
+            if part.is_empty():
+                continue
+            label = method.label + (f" ({pair})" if len(pairs) > 1 else "")
+            ax.errorbar(part[x], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3, label=label,
+                        color=f"C{list(Method).index(method)}",
+                        linestyle=LINE_STYLES[pairs.index(pair) % len(LINE_STYLES)])
     ax.set_xscale("log", base=base)
     ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on a short log range
     ax.set_xlabel(xlabel)
     ax.set_ylabel("TA accuracy (%)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     ax.set_title(title)
     fig.tight_layout()
     return fig
