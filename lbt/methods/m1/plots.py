@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import cycle
+
 import polars as pl
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
@@ -58,15 +60,13 @@ def _curves(curve: pl.DataFrame, x: str, xlabel: str, title: str, base: int) -> 
     pairs = curve["pair"].unique().sort().to_list()
     fig = Figure(figsize=(8, 3.6) if len(pairs) > 1 else (6.5, 3.2))
     ax = fig.subplots()
-    for pair in pairs:
-        for method in Method:
+    for pair, style in zip(pairs, cycle(LINE_STYLES)):
+        for colour, method in enumerate(Method):
             part = curve.filter((pl.col("pair") == pair) & (pl.col("method") == method))
-            if part.is_empty():
-                continue
-            label = method.label + (f" ({pair})" if len(pairs) > 1 else "")
-            ax.errorbar(part[x], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3, label=label,
-                        color=f"C{list(Method).index(method)}",
-                        linestyle=LINE_STYLES[pairs.index(pair) % len(LINE_STYLES)])
+            if not part.is_empty():
+                label = method.label + (f" ({pair})" if len(pairs) > 1 else "")
+                ax.errorbar(part[x], 100 * part["mean"], yerr=100 * part["std"], marker="o", capsize=3,
+                            label=label, color=f"C{colour}", linestyle=style)
     ax.set_xscale("log", base=base)
     ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on a short log range
     ax.set_xlabel(xlabel)
