@@ -102,8 +102,9 @@ def run_seed(name: str, overrides: dict, targets: list[str], workdir: Path, repo
 def _commit(repo: Path) -> str:
     """The commit the run copies, marked `+changes` when the tree differs from it."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
-                           text=True).stdout.strip()
+    # the runs' own results (written after each run) are not a change of what runs
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{OUT}"],
+                           cwd=repo, capture_output=True, text=True).stdout.strip()
     return head + ("+changes" if dirty else "")
 
 

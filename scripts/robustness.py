@@ -10,7 +10,7 @@ in `--workdir`, one after the other (each trains its two models at once); the co
 `toy.student.follow_prob: 0` and runs M1 only. Writes `reports/robustness/runs/<run>.json` (the
 run's metrics and M1's resampling curve), `claims.json`, `claims.md` and `claims.png` (each claim
 per seed, mean ± std, the worst seed, the threshold), and the README's block between its
-`robustness` markers. A default run takes about 10 minutes on 2 cores.
+`robustness` markers. A default run takes about 11 minutes on 2 cores.
 """
 
 from __future__ import annotations
