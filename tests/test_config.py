@@ -129,3 +129,14 @@ def test_params_types_every_section_with_its_own_schema():
         schema = getattr(importlib.import_module(module), attribute)
         if isinstance(schema, type) and schema.__module__ != "builtins":
             assert annotations[name] == attribute, (name, annotations[name], target)
+
+
+def test_the_ray_params_are_the_default_with_every_model_on_ray():
+    """params/toy-ray.yaml promises the default's metrics: it may differ from params.yaml only by
+    each model's `ray` entry (a default changed in one file and not the other breaks that)."""
+    default = yaml.safe_load((REPO / "params.yaml").read_text())
+    on_ray = yaml.safe_load((REPO / "params" / "toy-ray.yaml").read_text())
+    for section in ("teachers", "students"):
+        for name, model in on_ray[section].items():
+            assert model.pop("ray")["workers"] >= 1, f"{section}.{name} has no Ray workers"
+    assert on_ray == default
